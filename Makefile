@@ -1,0 +1,43 @@
+# Two commands do all set-up on a fresh machine (Python 3.11 and make):
+#   make lab    create .venv, install the pinned dependencies and `helpers`, open JupyterLab on notebooks/
+#   make test   the same set-up, then every check: ruff, the tests, strict nbval on source/
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# nbgrader calls the `alembic` command: put the venv's bin/ first on PATH, as an activated venv would.
+export PATH := $(abspath $(BIN)):$(PATH)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: lab test lint release outputs clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/attention
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format helpers tests source
+
+# For maintainers: re-run source/ to refresh its stored outputs, then regenerate the student release.
+outputs: $(STAMP)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.record_timing=False --ExecutePreprocessor.store_widget_state=False \
+		source/attention/*.ipynb
+	$(MAKE) release
+
+release: $(STAMP)
+	$(BIN)/nbgrader generate_assignment attention --force --no-db
+
+clean:
+	rm -rf $(VENV) .pytest_cache gradebook.db

@@ -1,0 +1,198 @@
+"""Checks that teach: run a student's function on named cases and, on the first failure, say which case,
+what was expected, what came back, and the mistake that most likely explains it.
+
+A check diagnoses rather than guesses: when an answer is wrong it runs each known mistake (a small model of
+what that mistake computes) on the same case and names the one whose output matches the student's.
+
+The specific checks live in :mod:`helpers.checks`. Students call, e.g., ``check_softmax(softmax)`` right after
+writing ``softmax``. The nbgrader test cells call the same functions, so the message in nbgrader's feedback is
+the message the student saw while working.
+``hidden=True`` runs the extra cases of the hidden tests; their messages never show the expected answer.
+"""
+
+import copy
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class CheckFailure(AssertionError):
+    """Raised by a check: the message names the failing case and the likely mistake."""
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A classic mistake: ``model`` computes what a function with this mistake returns on the same inputs."""
+
+    name: str
+    hint: str
+    model: Callable
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    reference: Callable
+    cases: Callable[[], list]  # visible cases, built lazily so that importing the module stays instant
+    hidden_cases: Callable[[], list]
+    mistakes: list
+    properties: list  # functions (fn) -> None or (description, hint); run after the visible cases
+    error_hint: Callable  # (case, exception) -> hint for a function that raised
+
+
+# --- comparing and printing ---------------------------------------------------------------------------------
+
+RTOL, ATOL = 1e-7, 1e-10
+
+
+def _as_tuple(out):
+    return out if isinstance(out, tuple) else (out,)
+
+
+def _arrays(out):
+    try:
+        return tuple(np.asarray(o, dtype=float) for o in _as_tuple(out))
+    except (TypeError, ValueError):
+        return None
+
+
+def _same(got, expected, equal_nan=False):
+    """True when ``got`` has the shapes and values of ``expected`` (both raw function outputs)."""
+    a, b = _arrays(got), _arrays(expected)
+    if a is None or b is None or len(a) != len(b):
+        return False
+    return all(
+        x.shape == y.shape and np.allclose(x, y, rtol=RTOL, atol=ATOL, equal_nan=equal_nan)
+        for x, y in zip(a, b)
+    )
+
+
+def _show(value):
+    with np.printoptions(precision=4, suppress=True, threshold=24, edgeitems=2, linewidth=100):
+        if isinstance(value, tuple):
+            return "(" + ",\n            ".join(_show(v) for v in value) + ")"
+        if isinstance(value, np.ndarray) or isinstance(value, list):
+            arr = np.asarray(value)
+            text = np.array2string(arr, separator=", ")
+            return text.replace("\n", "\n            ") + (f"  shape {arr.shape}" if arr.ndim > 1 else "")
+        return repr(value)
+
+
+def _describe_difference(got, expected):
+    a, b = _arrays(got), _arrays(expected)
+    if got is None:
+        return "it returned None (is a `return` missing?)"
+    if a is None:
+        return f"it returned a {type(got).__name__}, not numbers"
+    if len(a) != len(b):
+        return f"it returned {len(a)} value(s) where {len(b)} were expected"
+    for i, (x, y) in enumerate(zip(a, b)):
+        which = f"output {i} " if len(b) > 1 else ""
+        if x.shape != y.shape:
+            return f"{which}has shape {x.shape}, expected {y.shape}"
+        if not np.all(np.isfinite(x)) and np.all(np.isfinite(y)):
+            return f"{which}contains nan or inf"
+        if not np.allclose(x, y, rtol=RTOL, atol=ATOL):
+            return f"{which}has the right shape but wrong values"
+    return None
+
+
+# --- running a check ----------------------------------------------------------------------------------------
+
+
+def _call(fn, case):
+    args = copy.deepcopy(case.args)
+    kwargs = copy.deepcopy(case.kwargs)
+    out = fn(*args, **kwargs)
+    return out, args, kwargs
+
+
+def _inputs_changed(case, args, kwargs):
+    before = list(case.args) + list(case.kwargs.values())
+    after = list(args) + list(kwargs.values())
+    return any(
+        isinstance(b, np.ndarray) and not np.array_equal(b, a, equal_nan=True) for b, a in zip(before, after)
+    )
+
+
+def _diagnose(spec, case, got):
+    for mistake in spec.mistakes:
+        try:
+            with np.errstate(all="ignore"):
+                modelled = mistake.model(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        except Exception:
+            continue
+        if _same(got, modelled, equal_nan=True):
+            return mistake.hint
+    return None
+
+
+def _fail(spec, case, problem, hint, hidden, shown=()):
+    kind = "hidden case" if hidden else "case"
+    lines = [f"{spec.name} failed on {kind} '{case.name}': {problem}."]
+    if not hidden:
+        lines += [f"  {label:<9} {_show(value)}" for label, value in shown]
+    else:
+        lines.append("  (hidden cases do not show the expected answer)")
+    lines.append(f"  Hint: {hint}")
+    raise CheckFailure("\n".join(lines))
+
+
+NOT_IMPLEMENTED = "`{name}` is not implemented yet: replace `raise NotImplementedError()` with your code"
+GENERIC_HINT = "compare your code with the formula in the text above, one step at a time."
+
+
+def _run_case(fn, spec, case, hidden):
+    inputs = [(f"{k}=", v) for k, v in zip(_arg_names(spec), case.args)] + [
+        (f"{k}=", v) for k, v in case.kwargs.items()
+    ]
+    try:
+        with np.errstate(all="ignore"):
+            got, args, kwargs = _call(fn, case)
+    except NotImplementedError:
+        raise CheckFailure(NOT_IMPLEMENTED.format(name=spec.name)) from None
+    except Exception as exc:
+        problem = f"it raised {type(exc).__name__}: {exc}"
+        _fail(spec, case, problem, spec.error_hint(case, exc), hidden, inputs)
+    if _inputs_changed(case, args, kwargs):
+        hint = "your function changed its input array in place (e.g. `x -= ...`); compute into a new array."
+        _fail(spec, case, "it modified its input", hint, hidden, inputs)
+    expected = spec.reference(*case.args, **case.kwargs)
+    problem = _describe_difference(got, expected)
+    if problem:
+        hint = _diagnose(spec, case, got) or GENERIC_HINT
+        _fail(spec, case, problem, hint, hidden, inputs + [("expected:", expected), ("got:", got)])
+
+
+def _arg_names(spec):
+    return list(inspect.signature(spec.reference).parameters)
+
+
+def run_check(fn, spec, hidden=False):
+    """Run ``spec``'s cases on ``fn``; raise :class:`CheckFailure` at the first failure, else print a pass."""
+    if not callable(fn):
+        raise CheckFailure(f"check_{spec.name} expects your function `{spec.name}`, got {type(fn).__name__}")
+    cases = spec.hidden_cases() if hidden else spec.cases()
+    for case in cases:
+        _run_case(fn, spec, case, hidden)
+    if not hidden:
+        for prop in spec.properties:
+            try:
+                with np.errstate(all="ignore"):
+                    result = prop(fn)
+            except Exception as exc:
+                result = (f"it raised {type(exc).__name__}: {exc}", GENERIC_HINT)
+            if result:
+                problem, hint = result
+                raise CheckFailure(f"{spec.name} failed the property check: {problem}.\n  Hint: {hint}")
+    n = len(cases) + (0 if hidden else len(spec.properties))
+    print(f"✓ {spec.name}: all {n} {'hidden ' if hidden else ''}checks passed.")

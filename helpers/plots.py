@@ -1,0 +1,114 @@
+"""Figures for the notebooks.
+
+Bar charts and heatmaps are drawn as small SVG strings: they render instantly when a slider moves, their
+numbers are real text (a browser test can read them), and their output is identical on every machine, so
+strict nbval can compare it. Curves use matplotlib.
+"""
+
+from html import escape
+
+import numpy as np
+
+BAR_COLOUR = "#4c72b0"
+NEGATIVE_COLOUR = "#c44e52"
+FONT = 'font-family="sans-serif" font-size="12"'
+
+
+def _svg(width, height, body, title):
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(title)}">'
+        f'<text x="{width / 2:.0f}" y="16" text-anchor="middle" {FONT} font-weight="bold">{escape(title)}</text>'
+        f"{body}</svg>"
+    )
+
+
+def bar_chart_svg(labels, values, title, ylabel="weight", ymax=None, width=420, height=240):
+    """A labelled vertical bar chart; each bar carries its value as text (class ``bar-value``)."""
+    values = np.asarray(values, dtype=float)
+    top = ymax if ymax is not None else max(1e-12, float(np.max(np.abs(values))))
+    left, right, upper, lower = 50, 10, 30, 40
+    plot_h = height - upper - lower
+    has_negative = bool(np.any(values < 0))
+    zero_y = upper + (plot_h / 2 if has_negative else plot_h)
+    scale = (plot_h / 2 if has_negative else plot_h) / top
+    slot = (width - left - right) / len(values)
+    parts = [
+        f'<line x1="{left}" y1="{zero_y:.1f}" x2="{width - right}" y2="{zero_y:.1f}" stroke="#333"/>',
+        f'<text x="14" y="{upper + plot_h / 2:.0f}" transform="rotate(-90 14 {upper + plot_h / 2:.0f})" '
+        f'text-anchor="middle" {FONT}>{escape(ylabel)}</text>',
+    ]
+    for i, (label, value) in enumerate(zip(labels, values)):
+        h = min(abs(value) * scale, plot_h)
+        x = left + i * slot + slot * 0.15
+        y = zero_y - h if value >= 0 else zero_y
+        colour = BAR_COLOUR if value >= 0 else NEGATIVE_COLOUR
+        text_y = y - 4 if value >= 0 else y + h + 14
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" fill="{colour}"/>'
+        )
+        parts.append(
+            f'<text class="bar-value" x="{x + slot * 0.35:.1f}" y="{text_y:.1f}" text-anchor="middle" '
+            f"{FONT}>{value:.3f}</text>"
+        )
+        parts.append(
+            f'<text x="{x + slot * 0.35:.1f}" y="{height - 22}" text-anchor="middle" {FONT}>{escape(str(label))}</text>'
+        )
+    return _svg(width, height, "".join(parts), title)
+
+
+def heatmap_svg(matrix, row_labels, col_labels, title, row_title="query", col_title="key", cell=44):
+    """A labelled heatmap of weights in [0, 1]; each cell shows its value (class ``cell-value``)."""
+    matrix = np.asarray(matrix, dtype=float)
+    n_rows, n_cols = matrix.shape
+    left, upper = 90, 60
+    width, height = left + n_cols * cell + 10, upper + n_rows * cell + 30
+    parts = [
+        f'<text x="{left + n_cols * cell / 2:.0f}" y="{height - 8}" text-anchor="middle" {FONT}>'
+        f"{escape(col_title)} (attended to)</text>",
+        f'<text x="12" y="{upper + n_rows * cell / 2:.0f}" transform="rotate(-90 12 {upper + n_rows * cell / 2:.0f})" '
+        f'text-anchor="middle" {FONT}>{escape(row_title)} (attending)</text>',
+    ]
+    for j, label in enumerate(col_labels):
+        parts.append(
+            f'<text x="{left + j * cell + cell / 2:.0f}" y="{upper - 8}" text-anchor="middle" {FONT}>'
+            f"{escape(str(label))}</text>"
+        )
+    for i, label in enumerate(row_labels):
+        parts.append(
+            f'<text x="{left - 6}" y="{upper + i * cell + cell / 2 + 4:.0f}" text-anchor="end" {FONT}>'
+            f"{escape(str(label))}</text>"
+        )
+        for j in range(n_cols):
+            w = float(np.clip(matrix[i, j], 0.0, 1.0))
+            shade = int(round(255 * (1 - w)))
+            ink = "white" if w > 0.5 else "black"
+            x, y = left + j * cell, upper + i * cell
+            parts.append(
+                f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="rgb({shade},{shade},255)" '
+                f'stroke="white"/>'
+                f'<text class="cell-value" x="{x + cell / 2:.0f}" y="{y + cell / 2 + 4:.0f}" text-anchor="middle" '
+                f'{FONT} fill="{ink}">{matrix[i, j]:.2f}</text>'
+            )
+    return _svg(width, height, "".join(parts), title)
+
+
+def plot_saturation(dims, max_weight_unscaled, max_weight_scaled):
+    """Show a line plot: how peaked softmax gets as d_k grows, with and without dividing by sqrt(d_k).
+
+    It shows the figure itself and returns nothing, so no notebook depends on a trailing `;` (which nbval's
+    kernel does not honour) to avoid displaying it twice.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(dims, max_weight_unscaled, "o-", color=NEGATIVE_COLOUR, label="softmax(q.k)")
+    ax.plot(dims, max_weight_scaled, "o-", color=BAR_COLOUR, label="softmax(q.k / sqrt(d_k))")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("d_k (dimension of queries and keys)")
+    ax.set_ylabel("average largest weight")
+    ax.set_ylim(0, 1.05)
+    ax.set_title("Without scaling, softmax saturates as d_k grows")
+    ax.legend(loc="center right")
+    fig.tight_layout()
+    plt.show()

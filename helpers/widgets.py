@@ -1,0 +1,187 @@
+"""Sliders and live figures, and the friendly guard around a student's function.
+
+Every widget follows one pattern: sliders, plus one ``HTML`` output whose value is redrawn when a slider moves.
+Nothing is printed into an output area, so the notebook's stored output is the same on every run (strict nbval
+compares it) and a slider move costs one small SVG string. While nbgrader grades (``NBGRADER_EXECUTION`` is
+set) no widget is built at all.
+
+Widgets take the student's function as an argument. Until it is written (it raises ``NotImplementedError``),
+the figure shows "Implement ``name`` above to see this." instead of a traceback.
+"""
+
+import os
+from html import escape
+
+import ipywidgets as w
+import numpy as np
+from IPython.display import HTML, display
+
+from helpers import plots
+from helpers import reference as ref
+
+
+def grading():
+    """True while nbgrader executes the notebook (autograde or validate): skip anything interactive."""
+    return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+def _raised_in(exc):
+    """Name of the function whose body raised ``exc`` (the innermost frame of its traceback)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_name if tb is not None else None
+
+
+def friendly_html(fn, exc):
+    """What to show instead of a figure when ``fn`` cannot produce one yet."""
+    name = escape(getattr(fn, "__name__", "this function"))
+    if isinstance(exc, NotImplementedError):
+        unwritten = escape(_raised_in(exc) or name)
+        return f'<p class="todo">✏️ Implement <code>{unwritten}</code> above to see this.</p>'
+    return (
+        f'<p class="todo">⚠️ <code>{name}</code> raised {escape(type(exc).__name__)}: {escape(str(exc))}. '
+        f"Run <code>check_{name}({name})</code> to find out why.</p>"
+    )
+
+
+def draw(fn, make_figure):
+    """HTML for ``make_figure()``, which calls the student's ``fn``; a friendly note if ``fn`` fails."""
+    try:
+        with np.errstate(all="ignore"):
+            return make_figure()
+    except Exception as exc:
+        return friendly_html(fn, exc)
+
+
+def show(fn, make_figure):
+    """Display ``draw(fn, make_figure)`` once, as a static figure."""
+    display(HTML(draw(fn, make_figure)))
+
+
+def try_it(fn, *args, **kwargs):
+    """Call the student's ``fn`` and print the result, or say that it is not written yet."""
+    try:
+        result = fn(*args, **kwargs)
+    except Exception as exc:
+        display(HTML(friendly_html(fn, exc)))
+        return
+    with np.printoptions(precision=3, suppress=True):
+        if isinstance(result, tuple):
+            for i, part in enumerate(result):
+                print(f"[{i}] {np.asarray(part)}")
+        else:
+            print(np.asarray(result))
+
+
+def _slider(value, low, high, step, description, width="320px"):
+    return w.FloatSlider(
+        value=value,
+        min=low,
+        max=high,
+        step=step,
+        description=description,
+        continuous_update=True,
+        readout_format=".1f",
+        style={"description_width": "90px"},
+        layout=w.Layout(width=width),
+    )
+
+
+def _live(controls, redraw, layout_controls):
+    """Wire ``controls`` to ``redraw`` (which returns HTML) and lay them out above the figure."""
+    figure = w.HTML()
+
+    def update(_change=None):
+        figure.value = redraw()
+
+    for control in controls:
+        control.observe(update, names="value")
+    update()
+    return w.VBox([layout_controls, figure])
+
+
+# --- notebook 01 --------------------------------------------------------------------------------------------
+
+
+def lookup_explorer(soft_lookup, keys, values, key_names, value_names, start=(1.5, 0.0)):
+    """Move a 2-D query around and watch the soft lookup's blend of one-hot values (i.e. its weights)."""
+    if grading():
+        return None
+    qx = _slider(start[0], -3, 3, 0.1, "query[0]")
+    qy = _slider(start[1], -3, 3, 0.1, "query[1]")
+
+    def redraw():
+        def figure():
+            blend = soft_lookup(np.array([qx.value, qy.value]), keys, values)
+            chart = plots.bar_chart_svg(
+                value_names, blend, "Soft lookup: how much of each value", ylabel="share", ymax=1
+            )
+            nearest = key_names[int(np.argmax(ref.similarity_scores(np.array([qx.value, qy.value]), keys)))]
+            return (
+                chart + f"<p>The hard lookup would return only the value stored under <b>{nearest}</b>.</p>"
+            )
+
+        return draw(soft_lookup, figure)
+
+    return _live([qx, qy], redraw, w.VBox([qx, qy]))
+
+
+# --- notebook 02 --------------------------------------------------------------------------------------------
+
+
+def softmax_explorer(softmax, scores=(2.0, 0.5, -1.0, 0.0)):
+    """Four score sliders and a temperature slider driving a bar chart of softmax(scores / temperature)."""
+    if grading():
+        return None
+    score_sliders = [_slider(s, -5, 5, 0.1, f"score {i + 1}") for i, s in enumerate(scores)]
+    temperature = _slider(1.0, 0.1, 5.0, 0.1, "temperature")
+    labels = [f"token {i + 1}" for i in range(len(scores))]
+
+    def redraw():
+        def figure():
+            x = np.array([s.value for s in score_sliders]) / temperature.value
+            weights = softmax(x)
+            readout = ", ".join(f"{v:.3f}" for v in np.asarray(weights, dtype=float))
+            chart = plots.bar_chart_svg(labels, weights, f"softmax(scores / {temperature.value:.1f})", ymax=1)
+            return chart + f'<p class="readout">weights = [{readout}]  (sum = {np.sum(weights):.3f})</p>'
+
+        return draw(softmax, figure)
+
+    controls = w.HBox([w.VBox(score_sliders), temperature])
+    return _live([*score_sliders, temperature], redraw, controls)
+
+
+# --- notebook 03 --------------------------------------------------------------------------------------------
+
+SCALING_DIMS = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+def scaling_explorer(attention, n_keys=6, seed=0):
+    """A slider for d_k: softmax weights of one query over random keys, without and with 1/sqrt(d_k)."""
+    if grading():
+        return None
+    d_k = w.SelectionSlider(options=SCALING_DIMS, value=16, description="d_k", continuous_update=True)
+    rng = np.random.default_rng(seed)
+    q_all = rng.normal(size=(1, max(SCALING_DIMS)))
+    k_all = rng.normal(size=(n_keys, max(SCALING_DIMS)))
+    labels = [f"key {i + 1}" for i in range(n_keys)]
+
+    def redraw():
+        q, k = q_all[:, : d_k.value], k_all[:, : d_k.value]
+        scores = (q @ k.T)[0]
+        unscaled = plots.bar_chart_svg(labels, ref.softmax(scores), "softmax(q.k): unscaled", ymax=1)
+
+        def scaled_figure():
+            _, weights = attention(q, k, np.eye(n_keys))
+            return plots.bar_chart_svg(labels, weights[0], "softmax(q.k / sqrt(d_k)): your attention", ymax=1)
+
+        scaled = draw(attention, scaled_figure)
+        note = (
+            f'<p class="readout">spread (std) of the raw scores q.k: {np.std(scores):.1f}; '
+            f"after dividing by sqrt({d_k.value}) = {np.sqrt(d_k.value):.1f}: "
+            f"{np.std(scores) / np.sqrt(d_k.value):.1f}</p>"
+        )
+        return f'<div style="display:flex;gap:12px">{unscaled}{scaled}</div>{note}'
+
+    return _live([d_k], redraw, d_k)

@@ -1,0 +1,65 @@
+"""Shared fixtures: paths, a throwaway nbgrader course built from source/, and loading student code."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from helpers import reference as ref
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "attention"
+SOURCE = ROOT / "source" / ASSIGNMENT
+RELEASE = ROOT / "notebooks" / ASSIGNMENT
+NOTEBOOKS = sorted(p.stem for p in SOURCE.glob("*.ipynb"))
+NBGRADER = [sys.executable, "-m", "nbgrader"]
+# nbgrader runs the `alembic` command, so the environment's bin/ must be on PATH, as in an activated venv.
+ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def nbgrader(course, *args, check=True):
+    """Run an nbgrader command in ``course``, exactly as an instructor would type it."""
+    result = subprocess.run([*NBGRADER, *args], cwd=course, capture_output=True, text=True, env=ENV)
+    if check and result.returncode != 0:
+        raise AssertionError(f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def make_course(dest):
+    """A fresh course directory with source/, the committed config, a gradebook and a generated release."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "source", dest / "source")
+    shutil.copy(ROOT / "nbgrader_config.py", dest)
+    nbgrader(dest, "generate_assignment", ASSIGNMENT)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def fresh_course(tmp_path_factory):
+    return make_course(tmp_path_factory.mktemp("course"))
+
+
+def student_namespace():
+    """What a solution cell sees in its notebook: numpy, and the functions defined earlier in the notebook."""
+    return {"np": np, "softmax": ref.softmax, "similarity_scores": ref.similarity_scores}
+
+
+def load_function(code, name):
+    namespace = student_namespace()
+    exec(code, namespace)
+    return namespace[name]
+
+
+def solution_cells(notebook_path):
+    """{grade_id: source} of the autograded-answer cells of a notebook."""
+    nb = nbformat.read(notebook_path, as_version=4)
+    return {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
+    }

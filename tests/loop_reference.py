@@ -1,0 +1,68 @@
+"""An independent float64 reference, written with explicit Python loops and the math module.
+
+It shares no code with ``helpers.reference`` (which is vectorised numpy), so agreement between the two is
+evidence that both are right. Slow on purpose: only for small test inputs.
+"""
+
+import itertools
+import math
+
+import numpy as np
+
+
+def _rows(shape):
+    return itertools.product(*(range(n) for n in shape))
+
+
+def softmax(x, axis=-1):
+    x = np.moveaxis(np.array(x, dtype=float), axis, -1)
+    out = np.zeros_like(x)
+    for idx in _rows(x.shape[:-1]):
+        row = [float(v) for v in x[idx]]
+        top = max(row)
+        exps = [math.exp(v - top) if v != -math.inf else 0.0 for v in row]
+        total = math.fsum(exps)
+        out[idx] = [e / total for e in exps]
+    return np.moveaxis(out, -1, axis)
+
+
+def similarity_scores(query, keys):
+    query, keys = np.broadcast_arrays(np.asarray(query, float)[..., None, :], np.asarray(keys, float))
+    out = np.zeros(keys.shape[:-1])
+    for idx in _rows(out.shape):
+        out[idx] = math.fsum(q * k for q, k in zip(query[idx], keys[idx]))
+    return out
+
+
+def soft_lookup(query, keys, values):
+    weights = softmax(similarity_scores(query, keys))
+    values = np.asarray(values, float)
+    out = np.zeros(weights.shape[:-1] + values.shape[-1:])
+    for idx in _rows(out.shape):
+        *batch, j = idx
+        out[idx] = math.fsum(w * v for w, v in zip(weights[tuple(batch)], values[tuple(batch)][:, j]))
+    return out
+
+
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    Q, K, V = (np.asarray(a, float) for a in (Q, K, V))
+    batch = np.broadcast_shapes(Q.shape[:-2], K.shape[:-2], V.shape[:-2])
+    n_q, d_k = Q.shape[-2:]
+    n_k, d_v = V.shape[-2:]
+    allowed = np.ones((n_q, n_k), bool) if mask is None else np.asarray(mask, bool)
+    allowed = np.broadcast_to(allowed, batch + (n_q, n_k))
+    Q, K, V = (np.broadcast_to(a, batch + a.shape[-2:]) for a in (Q, K, V))
+    weights = np.zeros(batch + (n_q, n_k))
+    out = np.zeros(batch + (n_q, d_v))
+    for b in _rows(batch):
+        for i in range(n_q):
+            scores = [
+                math.fsum(Q[b][i, t] * K[b][j, t] for t in range(d_k)) / math.sqrt(d_k)
+                if allowed[b][i, j]
+                else -math.inf
+                for j in range(n_k)
+            ]
+            weights[b][i] = softmax(scores)
+            for c in range(d_v):
+                out[b][i, c] = math.fsum(weights[b][i, j] * V[b][j, c] for j in range(n_k))
+    return out, weights

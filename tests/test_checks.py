@@ -1,0 +1,125 @@
+"""The checks students run: the reference passes, the stub and every classic mistake fail with the right hint,
+hidden cases keep their answers to themselves, and a check answers within a second."""
+
+import time
+
+import numpy as np
+import pytest
+from conftest import load_function
+from mistakes import MISTAKES, REFERENCE
+
+from helpers import checks
+from helpers import reference as ref
+from helpers.checking import CheckFailure
+
+FUNCTIONS = list(MISTAKES)
+CASES = [(name, mistake) for name in FUNCTIONS for mistake in MISTAKES[name]]
+
+
+def check(name):
+    return getattr(checks, f"check_{name}")
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("hidden", [False, True])
+def test_reference_passes(name, hidden, capsys):
+    check(name)(getattr(ref, name), hidden=hidden)
+    assert "✓" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_student_style_reference_passes(name):
+    # A correct solution written differently from helpers.reference must pass too.
+    check(name)(load_function(REFERENCE[name], name))
+    check(name)(load_function(REFERENCE[name], name), hidden=True)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_stub_says_not_implemented(name):
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+
+    stub.__name__ = name
+    with pytest.raises(CheckFailure, match="is not implemented yet"):
+        check(name)(stub)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_at_least_five_classic_mistakes(name):
+    assert len(MISTAKES[name]) >= 5
+
+
+@pytest.mark.parametrize("name, mistake", CASES)
+def test_mistake_fails_with_its_hint(name, mistake):
+    code, hint = MISTAKES[name][mistake]
+    with pytest.raises(CheckFailure) as failure:
+        check(name)(load_function(code, name))
+    message = str(failure.value)
+    assert hint in message, f"expected hint {hint!r} in:\n{message}"
+    assert "failed" in message and "case" in message or "property" in message
+
+
+@pytest.mark.parametrize("name, mistake", CASES)
+def test_hints_are_distinct(name, mistake):
+    # Each mistake's hint names that mistake only: no other mistake of the same function shares its text.
+    _, hint = MISTAKES[name][mistake]
+    others = [h for m, (_, h) in MISTAKES[name].items() if m != mistake]
+    assert not any(hint in other for other in others)
+
+
+def test_failure_shows_case_expected_and_got():
+    code, _ = MISTAKES["softmax"]["no_max_subtraction"]
+    with pytest.raises(CheckFailure) as failure:
+        checks.check_softmax(load_function(code, "softmax"))
+    message = str(failure.value)
+    assert "large scores (overflow test)" in message
+    assert "expected: [0.09  , 0.2447, 0.6652]" in message
+    assert "got:      [nan, nan, nan]" in message
+
+
+def test_hidden_failure_does_not_reveal_the_answer():
+    # Right everywhere except on a -inf score, which only the hidden cases use.
+    def softmax(x, axis=-1):
+        if np.any(np.isneginf(x)):
+            return np.full(np.shape(x), np.nan)
+        return ref.softmax(x, axis)
+
+    checks.check_softmax(softmax)
+    with pytest.raises(CheckFailure) as failure:
+        checks.check_softmax(softmax, hidden=True)
+    message = str(failure.value)
+    assert "hidden case" in message
+    assert "expected:" not in message and "got:" not in message
+
+
+def test_inputs_unchanged_is_a_failure():
+    def softmax(x, axis=-1):
+        result = ref.softmax(x, axis)
+        x[...] = 0.0
+        return result
+
+    with pytest.raises(CheckFailure, match="modified its input"):
+        checks.check_softmax(softmax)
+
+
+def test_returning_none_is_named():
+    with pytest.raises(CheckFailure, match="returned None"):
+        checks.check_softmax(lambda x, axis=-1: None)
+
+
+def test_not_a_function():
+    with pytest.raises(CheckFailure, match="expects your function"):
+        checks.check_softmax(None)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_check_answers_within_a_second(name):
+    code, _ = next(iter(MISTAKES[name].values()))
+    wrong = load_function(code, name)
+    for fn in (getattr(ref, name), wrong):
+        start = time.perf_counter()
+        try:
+            check(name)(fn)
+        except CheckFailure:
+            pass
+        assert time.perf_counter() - start < 1.0

@@ -1,0 +1,115 @@
+"""The notebooks as files: the release is generated from source/, released notebooks run with only the
+expected errors, grading runs build no widgets, and each notebook follows the course's layout.
+
+Strict nbval on source/ (outputs compared) runs in the same pytest session: see pyproject.toml.
+"""
+
+import json
+import re
+import time
+
+import nbformat
+import pytest
+from conftest import NOTEBOOKS, RELEASE, SOURCE
+from nbclient import NotebookClient
+
+TIME_LIMIT = 10.0  # seconds per notebook, kernel start included
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _meta(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+def _execute(path, env_grading=None, monkeypatch=None):
+    nb = _read(path)
+    if env_grading:
+        monkeypatch.setenv("NBGRADER_EXECUTION", env_grading)
+    client = NotebookClient(
+        nb, timeout=60, allow_errors=True, resources={"metadata": {"path": str(path.parent)}}
+    )
+    start = time.perf_counter()
+    client.execute()
+    return nb, time.perf_counter() - start
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_release_equals_fresh_generate_assignment(fresh_course, name):
+    fresh = json.loads((fresh_course / "notebooks" / "attention" / f"{name}.ipynb").read_text())
+    committed = json.loads((RELEASE / f"{name}.ipynb").read_text())
+    assert committed == fresh, f"notebooks/ is stale: run `make release` after editing source/{name}.ipynb"
+
+
+def test_release_has_exactly_the_source_notebooks():
+    assert sorted(p.stem for p in RELEASE.glob("*.ipynb")) == NOTEBOOKS
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_released_notebook_fails_only_in_its_tests(name):
+    nb, seconds = _execute(RELEASE / f"{name}.ipynb")
+    errors = {
+        c.id: o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    }
+    visible_tests = {c.id for c in nb.cells if _meta(c).get("grade") and re.sub(r"#.*", "", c.source).strip()}
+    assert set(errors) == visible_tests, "only the visible test cells of unwritten functions may fail"
+    for output in errors.values():
+        assert output.ename == "CheckFailure" and "is not implemented yet" in output.evalue
+    html = "".join(
+        str(o.get("data", {}).get("text/html", "")) for c in nb.cells for o in c.get("outputs", [])
+    )
+    assert "above to see this" in html, "a figure that needs a student function should say so"
+    assert seconds < TIME_LIMIT, f"{name} took {seconds:.1f} s"
+    print(f"\n{name} (released): {seconds:.2f} s")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_source_notebook_is_fast_and_builds_no_widgets_while_grading(name, monkeypatch):
+    nb, seconds = _execute(SOURCE / f"{name}.ipynb", "autograde", monkeypatch)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            assert output.output_type != "error", cell.source
+            assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {}), cell.source
+    assert seconds < TIME_LIMIT, f"{name} took {seconds:.1f} s"
+    print(f"\n{name} (source, grading mode): {seconds:.2f} s")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_layout(name):
+    nb = _read(SOURCE / f"{name}.ipynb")
+    cells = nb.cells
+    assert cells[0].cell_type == "markdown" and cells[0].source.startswith(f"# {name[:2]} · ")
+    assert "minutes" in cells[0].source, "the opening cell gives a time estimate"
+    assert "(..., n, d)" in cells[1].source and "True means" in cells[1].source, "conventions stated"
+    assert any(c.cell_type == "markdown" and c.source.startswith("## Recap") for c in cells)
+    for i, cell in enumerate(cells):
+        meta = _meta(cell)
+        if meta.get("solution"):
+            grade_id = meta["grade_id"]
+            assert re.search(rf"^def {grade_id}\(", cell.source, re.M), "grade_id is the function's name"
+            header = next(c for c in reversed(cells[:i]) if c.source.startswith("### Exercise"))
+            assert (
+                "Difficulty" in header.source and "Importance" in header.source and "minutes" in header.source
+            )
+            tests = {_meta(c).get("grade_id"): c for c in cells if _meta(c).get("grade")}
+            assert tests[f"test_{grade_id}"].source.strip() == f"check_{grade_id}({grade_id})"
+            hidden = tests[f"test_{grade_id}_hidden"].source
+            assert (
+                "### BEGIN HIDDEN TESTS" in hidden and f"check_{grade_id}({grade_id}, hidden=True)" in hidden
+            )
+    assert any("<details><summary>Hint</summary>" in c.source for c in cells if meta_free(c))
+
+
+def meta_free(cell):
+    return cell.cell_type == "markdown"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_source_outputs_are_deterministic_text(name):
+    # No timestamps, memory addresses or widget state stored in the masters.
+    text = (SOURCE / f"{name}.ipynb").read_text()
+    assert not re.search(r"0x[0-9a-f]{6,}", text)
+    assert '"widgets"' not in json.loads(text)["metadata"]
+    assert "iopub.execute_input" not in text

@@ -1,0 +1,148 @@
+"""helpers.reference and the source notebooks' solutions agree, in float64, with an independent loop reference,
+and keep the course's conventions: batched, stable, inputs untouched."""
+
+import loop_reference as loop
+import numpy as np
+import pytest
+from conftest import SOURCE, load_function, solution_cells
+
+from helpers import reference as ref
+
+TOL = dict(rtol=1e-12, atol=1e-12)
+rng = np.random.default_rng(2024)
+
+
+def _solutions():
+    found = {}
+    for path in sorted(SOURCE.glob("*.ipynb")):
+        found.update({name: load_function(code, name) for name, code in solution_cells(path).items()})
+    return found
+
+
+FUNCTIONS = ["similarity_scores", "soft_lookup", "softmax", "scaled_dot_product_attention"]
+
+
+@pytest.fixture(params=["helpers.reference", "source solutions"], scope="module")
+def impl(request):
+    if request.param == "helpers.reference":
+        return {name: getattr(ref, name) for name in FUNCTIONS}
+    solutions = _solutions()
+    assert set(FUNCTIONS) <= set(solutions)
+    return solutions
+
+
+def _close(a, b):
+    if isinstance(b, tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _close(x, y)
+        return
+    assert np.shape(a) == np.shape(b)
+    np.testing.assert_allclose(a, b, **TOL)
+
+
+SOFTMAX_INPUTS = [
+    (np.array([2.0, 0.5, -1.0, 0.0]), -1),
+    (rng.normal(size=(3, 4, 5)), -1),
+    (rng.normal(size=(3, 4, 5)), 1),
+    (1e3 * rng.normal(size=(4, 6)), -1),
+    (np.array([0.0, -np.inf, 3.0]), -1),
+]
+
+
+@pytest.mark.parametrize("x, axis", SOFTMAX_INPUTS)
+def test_softmax(impl, x, axis):
+    before = x.copy()
+    _close(impl["softmax"](x, axis=axis), loop.softmax(x, axis=axis))
+    np.testing.assert_array_equal(x, before)
+
+
+def test_softmax_known_values(impl):
+    # The lesson's scores: token 1 (score 2.0) gets the most weight.
+    w = impl["softmax"](np.array([2.0, 0.5, -1.0, 0.0]))
+    e = np.exp([2.0, 0.5, -1.0, 0.0])
+    np.testing.assert_allclose(w, e / e.sum(), **TOL)
+    assert np.argmax(w) == 0
+
+
+def test_softmax_properties(impl):
+    x = rng.normal(size=(5, 7))
+    w = impl["softmax"](x)
+    assert np.all(w >= 0)
+    np.testing.assert_allclose(w.sum(axis=-1), 1.0, **TOL)
+    np.testing.assert_allclose(impl["softmax"](x + 123.0), w, **TOL)
+    _close(np.stack([impl["softmax"](row) for row in x]), w)
+
+
+SCORE_INPUTS = [
+    (np.array([1.0, 0.0]), np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])),
+    (rng.normal(size=5), rng.normal(size=(7, 5))),
+    (rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 3, 6, 4))),
+]
+
+
+@pytest.mark.parametrize("query, keys", SCORE_INPUTS)
+def test_similarity_scores(impl, query, keys):
+    before = (query.copy(), keys.copy())
+    _close(impl["similarity_scores"](query, keys), loop.similarity_scores(query, keys))
+    np.testing.assert_array_equal(query, before[0])
+    np.testing.assert_array_equal(keys, before[1])
+
+
+@pytest.mark.parametrize(
+    "query, keys, values",
+    [
+        (np.array([2.0, 0.0]), np.eye(2), np.array([[10.0, 0.0, 1.0], [0.0, 10.0, 1.0]])),
+        (30 * rng.normal(size=4), 30 * rng.normal(size=(6, 4)), rng.normal(size=(6, 3))),
+        (rng.normal(size=(3, 2, 4)), rng.normal(size=(3, 2, 5, 4)), rng.normal(size=(3, 2, 5, 2))),
+    ],
+)
+def test_soft_lookup(impl, query, keys, values):
+    _close(impl["soft_lookup"](query, keys, values), loop.soft_lookup(query, keys, values))
+
+
+def _causal(n):
+    return np.tril(np.ones((n, n), dtype=bool))
+
+
+ATTENTION_INPUTS = [
+    ((2, 4), (3, 4), (3, 5), None),
+    ((4, 8), (4, 8), (4, 3), _causal(4)),
+    ((2, 3, 5, 8), (2, 3, 5, 8), (2, 3, 5, 2), _causal(5)),
+    ((2, 3, 6), (2, 4, 6), (2, 4, 3), np.array([[[True, True, True, False]], [[True, False, True, True]]])),
+]
+
+
+@pytest.mark.parametrize("q_shape, k_shape, v_shape, mask", ATTENTION_INPUTS)
+@pytest.mark.parametrize("magnitude", [1.0, 1e3])
+def test_attention(impl, q_shape, k_shape, v_shape, mask, magnitude):
+    Q, K, V = (
+        magnitude * rng.normal(size=q_shape),
+        magnitude * rng.normal(size=k_shape),
+        rng.normal(size=v_shape),
+    )
+    before = [a.copy() for a in (Q, K, V)]
+    out, w = impl["scaled_dot_product_attention"](Q, K, V, mask=mask)
+    _close((out, w), loop.scaled_dot_product_attention(Q, K, V, mask))
+    if mask is not None:
+        assert np.all(w[..., ~np.broadcast_to(mask, w.shape)] == 0.0)  # exactly zero, not just small
+    for a, b in zip((Q, K, V), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_attention_batched_equals_looped(impl):
+    attention = impl["scaled_dot_product_attention"]
+    Q, K, V = rng.normal(size=(3, 5, 4)), rng.normal(size=(3, 5, 4)), rng.normal(size=(3, 5, 2))
+    out, w = attention(Q, K, V, mask=_causal(5))
+    for i in range(3):
+        _close(attention(Q[i], K[i], V[i], mask=_causal(5)), (out[i], w[i]))
+
+
+def test_loop_reference_is_not_trivially_wrong():
+    # Guard the guard: the loop reference itself on a case small enough to do by hand.
+    out, w = loop.scaled_dot_product_attention(
+        np.array([[1.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 1.0]]), np.eye(2)
+    )
+    a = np.exp(1 / np.sqrt(2))
+    np.testing.assert_allclose(w, [[a / (a + 1), 1 / (a + 1)]], **TOL)
+    np.testing.assert_allclose(out, w, **TOL)
