@@ -6,14 +6,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 # nbgrader calls the `alembic` command: put the venv's bin/ first on PATH, as an activated venv would.
 export PATH := $(abspath $(BIN)):$(PATH)
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+# The set-up reruns whenever what it installs, or how, changes.
+SETUP_FILES := requirements.txt pyproject.toml Makefile
+STAMP := $(VENV)/.installed-$(shell cat $(SETUP_FILES) | cksum | cut -d' ' -f1)
 
 .PHONY: lab test lint release outputs clean
 
-$(STAMP): requirements.txt pyproject.toml
+# Also turns off JupyterLab's "get notified about news?" pop-up (it would cover the course and go online).
+$(STAMP): $(SETUP_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
+		> $(VENV)/share/jupyter/lab/settings/overrides.json
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

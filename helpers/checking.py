@@ -21,6 +21,10 @@ import numpy as np
 class CheckFailure(AssertionError):
     """Raised by a check: the message names the failing case and the likely mistake."""
 
+    def _render_traceback_(self):
+        # IPython shows this instead of a traceback: the message is the point, not the checker's own frames.
+        return [f"\x1b[0;31mCheckFailure\x1b[0m: {self}"]
+
 
 @dataclass(frozen=True)
 class Case:

@@ -57,6 +57,34 @@ def bar_chart_svg(labels, values, title, ylabel="weight", ymax=None, width=420, 
     return _svg(width, height, "".join(parts), title)
 
 
+def vectors_svg(vectors, labels, title, xlabel, ylabel, query=None, query_label="query", size=360, limit=3.0):
+    """2-D vectors as arrows from the origin, labelled; an optional query drawn in red."""
+    centre, scale = size / 2, (size / 2 - 30) / limit
+    top = 24
+
+    def point(v):
+        return centre + v[0] * scale, top + centre - v[1] * scale
+
+    parts = [
+        f'<line x1="10" y1="{top + centre}" x2="{size - 10}" y2="{top + centre}" stroke="#999"/>',
+        f'<line x1="{centre}" y1="{top + 10}" x2="{centre}" y2="{top + size - 10}" stroke="#999"/>',
+        f'<text x="{size - 10}" y="{top + size - 6}" text-anchor="end" {FONT}>'
+        f"horizontal: {escape(xlabel)}</text>",
+        f'<text x="10" y="{top + size - 6}" {FONT}>vertical: {escape(ylabel)}</text>',
+    ]
+    arrows = [(v, label, BAR_COLOUR) for v, label in zip(np.asarray(vectors, float), labels)]
+    if query is not None:
+        arrows.append((np.asarray(query, float), query_label, NEGATIVE_COLOUR))
+    for v, label, colour in arrows:
+        x, y = point(v)
+        parts.append(
+            f'<line x1="{centre}" y1="{top + centre}" x2="{x:.1f}" y2="{y:.1f}" stroke="{colour}" stroke-width="2"/>'
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>'
+            f'<text x="{x + 6:.1f}" y="{y - 6:.1f}" {FONT} fill="{colour}">{escape(str(label))}</text>'
+        )
+    return _svg(size, size + top + 4, "".join(parts), title)
+
+
 def heatmap_svg(matrix, row_labels, col_labels, title, row_title="query", col_title="key", cell=44):
     """A labelled heatmap of weights in [0, 1]; each cell shows its value (class ``cell-value``)."""
     matrix = np.asarray(matrix, dtype=float)

@@ -38,9 +38,9 @@ def friendly_html(fn, exc):
     name = escape(getattr(fn, "__name__", "this function"))
     if isinstance(exc, NotImplementedError):
         unwritten = escape(_raised_in(exc) or name)
-        return f'<p class="todo">✏️ Implement <code>{unwritten}</code> above to see this.</p>'
+        return f'<p class="todo">✎ Implement <code>{unwritten}</code> above to see this.</p>'
     return (
-        f'<p class="todo">⚠️ <code>{name}</code> raised {escape(type(exc).__name__)}: {escape(str(exc))}. '
+        f'<p class="todo">⚠ <code>{name}</code> raised {escape(type(exc).__name__)}: {escape(str(exc))}. '
         f"Run <code>check_{name}({name})</code> to find out why.</p>"
     )
 
@@ -170,11 +170,14 @@ def scaling_explorer(attention, n_keys=6, seed=0):
     def redraw():
         q, k = q_all[:, : d_k.value], k_all[:, : d_k.value]
         scores = (q @ k.T)[0]
-        unscaled = plots.bar_chart_svg(labels, ref.softmax(scores), "softmax(q.k): unscaled", ymax=1)
+        unscaled = plots.bar_chart_svg(
+            labels, ref.softmax(scores), "softmax(q.k): unscaled", ymax=1, width=340
+        )
 
         def scaled_figure():
             _, weights = attention(q, k, np.eye(n_keys))
-            return plots.bar_chart_svg(labels, weights[0], "softmax(q.k / sqrt(d_k)): your attention", ymax=1)
+            title = "softmax(q.k / sqrt(d_k)): your attention"
+            return plots.bar_chart_svg(labels, weights[0], title, ymax=1, width=340)
 
         scaled = draw(attention, scaled_figure)
         note = (

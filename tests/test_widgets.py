@@ -1,0 +1,103 @@
+"""Widgets and figures: a slider move redraws the figure with the right numbers, unwritten student code gets a
+friendly note instead of a traceback, and nothing interactive is built while nbgrader grades."""
+
+import ipywidgets
+import numpy as np
+import pytest
+
+from helpers import plots, widgets
+from helpers import reference as ref
+
+
+def _figure(widget):
+    return widget.children[-1].value
+
+
+def _sliders(widget):
+    found = []
+
+    def walk(w):
+        if hasattr(w, "children"):
+            for child in w.children:
+                walk(child)
+        elif isinstance(w, ipywidgets.FloatSlider | ipywidgets.SelectionSlider):
+            found.append(w)
+
+    walk(widget)
+    return found
+
+
+def test_softmax_explorer_redraws_on_slider_move():
+    explorer = widgets.softmax_explorer(ref.softmax)
+    assert "weights = [0.710, 0.158, 0.035, 0.096]" in _figure(explorer)
+    scores = [2.0, 0.5, -1.0, 0.0]
+    *score_sliders, temperature = _sliders(explorer)
+    score_sliders[2].value = 3.0
+    scores[2] = 3.0
+    expected = ", ".join(f"{w:.3f}" for w in ref.softmax(np.array(scores)))
+    assert f"weights = [{expected}]" in _figure(explorer)
+    temperature.value = 0.5
+    expected = ", ".join(f"{w:.3f}" for w in ref.softmax(np.array(scores) / 0.5))
+    assert f"weights = [{expected}]" in _figure(explorer)
+
+
+def test_unwritten_function_gets_a_friendly_note():
+    def softmax(x, axis=-1):
+        raise NotImplementedError()
+
+    explorer = widgets.softmax_explorer(softmax)
+    assert "Implement <code>softmax</code> above to see this." in _figure(explorer)
+    assert "Traceback" not in _figure(explorer)
+
+
+def test_note_names_the_unwritten_function_inside_another():
+    def softmax(x, axis=-1):
+        raise NotImplementedError()
+
+    def blend(scores):
+        return softmax(scores) @ np.eye(4)
+
+    assert "Implement <code>softmax</code>" in widgets.draw(blend, lambda: blend(np.zeros(4)))
+
+
+def test_broken_function_points_to_its_check():
+    def softmax(x, axis=-1):
+        return x @ np.ones((3, 3))
+
+    html = widgets.draw(softmax, lambda: softmax(np.zeros(4)))
+    assert "raised ValueError" in html and "check_softmax(softmax)" in html
+
+
+def test_scaling_explorer_compares_unscaled_and_scaled():
+    explorer = widgets.scaling_explorer(ref.scaled_dot_product_attention)
+    (d_k,) = _sliders(explorer)
+    d_k.value = 1024
+    html = _figure(explorer)
+    assert "sqrt(1024) = 32.0" in html and "your attention" in html
+
+
+def test_lookup_explorer_names_the_hard_lookup_answer():
+    keys = np.array([[2.0, 0.0], [1.5, 1.0], [-1.0, 2.0]])
+    explorer = widgets.lookup_explorer(ref.soft_lookup, keys, np.eye(3), ["cat", "dog", "car"], list("pbh"))
+    qx, qy = _sliders(explorer)
+    qx.value, qy.value = -2.0, 1.0
+    assert "stored under <b>car</b>" in _figure(explorer)
+
+
+@pytest.mark.parametrize("mode", ["autograde", "validate"])
+def test_no_widgets_while_grading(monkeypatch, mode):
+    monkeypatch.setenv("NBGRADER_EXECUTION", mode)
+    assert widgets.softmax_explorer(ref.softmax) is None
+    assert widgets.scaling_explorer(ref.scaled_dot_product_attention) is None
+    assert widgets.lookup_explorer(ref.soft_lookup, np.eye(2), np.eye(2), ["a", "b"], ["a", "b"]) is None
+
+
+def test_bar_chart_labels_every_bar_with_its_value():
+    svg = plots.bar_chart_svg(["a", "b", "c"], [0.5, -0.25, 0.25], "title", ylabel="score")
+    assert svg.count('class="bar-value"') == 3 and ">-0.250<" in svg and ">title<" in svg and ">score<" in svg
+
+
+def test_heatmap_labels_rows_columns_and_cells():
+    svg = plots.heatmap_svg(np.array([[1.0, 0.0], [0.25, 0.75]]), ["q1", "q2"], ["k1", "k2"], "weights")
+    assert svg.count('class="cell-value"') == 4 and ">0.75<" in svg
+    assert all(f">{label}<" in svg for label in ["q1", "q2", "k1", "k2", "weights"])
