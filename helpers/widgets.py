@@ -88,7 +88,19 @@ def _slider(value, low, high, step, description, width="320px"):
     )
 
 
-def _live(controls, redraw, layout_controls):
+class Explorer(w.VBox):
+    """Controls above a live figure. Its plain-text form (stored in notebooks, compared by nbval, shown where
+    widgets cannot render) is one short line instead of the repr of every child widget."""
+
+    def __init__(self, children, title):
+        super().__init__(children)
+        self._title = title
+
+    def __repr__(self):
+        return f"[{self._title}: run this cell in JupyterLab to use its sliders]"
+
+
+def _live(title, controls, redraw, layout_controls):
     """Wire ``controls`` to ``redraw`` (which returns HTML) and lay them out above the figure."""
     figure = w.HTML()
 
@@ -98,7 +110,7 @@ def _live(controls, redraw, layout_controls):
     for control in controls:
         control.observe(update, names="value")
     update()
-    return w.VBox([layout_controls, figure])
+    return Explorer([layout_controls, figure], title)
 
 
 # --- notebook 01 --------------------------------------------------------------------------------------------
@@ -124,7 +136,7 @@ def lookup_explorer(soft_lookup, keys, values, key_names, value_names, start=(1.
 
         return draw(soft_lookup, figure)
 
-    return _live([qx, qy], redraw, w.VBox([qx, qy]))
+    return _live("soft lookup explorer", [qx, qy], redraw, w.VBox([qx, qy]))
 
 
 # --- notebook 02 --------------------------------------------------------------------------------------------
@@ -149,7 +161,7 @@ def softmax_explorer(softmax, scores=(2.0, 0.5, -1.0, 0.0)):
         return draw(softmax, figure)
 
     controls = w.HBox([w.VBox(score_sliders), temperature])
-    return _live([*score_sliders, temperature], redraw, controls)
+    return _live("softmax explorer", [*score_sliders, temperature], redraw, controls)
 
 
 # --- notebook 03 --------------------------------------------------------------------------------------------
@@ -187,4 +199,4 @@ def scaling_explorer(attention, n_keys=6, seed=0):
         )
         return f'<div style="display:flex;gap:12px">{unscaled}{scaled}</div>{note}'
 
-    return _live([d_k], redraw, d_k)
+    return _live("scaling explorer", [d_k], redraw, d_k)

@@ -94,16 +94,16 @@ def test_layout(name):
                 "Difficulty" in header.source and "Importance" in header.source and "minutes" in header.source
             )
             tests = {_meta(c).get("grade_id"): c for c in cells if _meta(c).get("grade")}
-            assert tests[f"test_{grade_id}"].source.strip() == f"check_{grade_id}({grade_id})"
+            visible = tests[f"test_{grade_id}"]
+            assert visible.source.strip() == f"check_{grade_id}({grade_id})"
+            assert "raises-exception" in visible.metadata.get("tags", []), (
+                "a failing check must not stop Run All"
+            )
             hidden = tests[f"test_{grade_id}_hidden"].source
             assert (
                 "### BEGIN HIDDEN TESTS" in hidden and f"check_{grade_id}({grade_id}, hidden=True)" in hidden
             )
-    assert any("<details><summary>Hint</summary>" in c.source for c in cells if meta_free(c))
-
-
-def meta_free(cell):
-    return cell.cell_type == "markdown"
+    assert any("<details><summary>Hint</summary>" in c.source for c in cells if c.cell_type == "markdown")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
