@@ -23,8 +23,11 @@ $(STAMP): $(SETUP_FILES)
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+# Jupyter refuses to start as root unless told; some course machines and containers run as root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/attention
+	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/attention
 
 test: $(STAMP)
 	$(BIN)/ruff check .
