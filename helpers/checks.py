@@ -591,3 +591,520 @@ SCALED_DOT_PRODUCT_ATTENTION = Spec(
 def check_scaled_dot_product_attention(fn, hidden=False):
     """Check ``scaled_dot_product_attention(Q, K, V, mask=None) -> (output, weights)``."""
     run_check(fn, SCALED_DOT_PRODUCT_ATTENTION, hidden)
+
+
+# --- notebook 04: causal mask and self-attention ------------------------------------------------------------
+
+
+def _causal_cases():
+    return [Case(f"n = {n}", (n,)) for n in (4, 1, 2)]  # n = 4 first: it tells every mistake apart
+
+
+def _causal_hidden():
+    return [Case(f"n = {n}", (n,)) for n in (3, 7, 16)]
+
+
+def _causal_prop_bool(fn):
+    mask = np.asarray(fn(4))
+    if mask.dtype != bool:
+        return (
+            f"causal_mask(4) has dtype {mask.dtype}, not bool",
+            "return booleans (True = may attend), e.g. np.tril(np.ones((n, n), dtype=bool)); np.where and "
+            "~mask treat 0/1 numbers differently from True/False.",
+        )
+    return None
+
+
+CAUSAL_MASK = Spec(
+    name="causal_mask",
+    reference=ref.causal_mask,
+    cases=_causal_cases,
+    hidden_cases=_causal_hidden,
+    mistakes=[
+        Mistake(
+            "no_diagonal",
+            "a position may attend to itself: keep the diagonal (np.tril with k=0, not k=-1).",
+            lambda n: np.tril(np.ones((n, n), dtype=bool), k=-1),
+        ),
+        Mistake(
+            "upper_triangle",
+            "True above the diagonal lets each position see the future. Row i (a query) may attend to columns "
+            "0..i: that is the lower triangle, np.tril.",
+            lambda n: np.triu(np.ones((n, n), dtype=bool)),
+        ),
+        Mistake(
+            "inverted",
+            "your mask is inverted: True means 'may attend', so the past and the diagonal are True and the "
+            "future is False.",
+            lambda n: ~np.tril(np.ones((n, n), dtype=bool)),
+        ),
+        Mistake(
+            "one_ahead",
+            "with k=1 each position may see one token ahead. Use k=0: the diagonal and below.",
+            lambda n: np.tril(np.ones((n, n), dtype=bool), k=1),
+        ),
+        Mistake(
+            "diagonal_only",
+            "each position may attend to every earlier position, not only to itself.",
+            lambda n: np.eye(n, dtype=bool),
+        ),
+        Mistake(
+            "all_true",
+            "every entry is True, so nothing is masked: the future must be False.",
+            lambda n: np.ones((n, n), dtype=bool),
+        ),
+    ],
+    properties=[_causal_prop_bool],
+    error_hint=lambda case, exc: "build an (n, n) array: np.tril(np.ones((n, n), dtype=bool)).",
+)
+
+
+def check_causal_mask(fn, hidden=False):
+    """Check ``causal_mask(n)``: boolean ``(n, n)``, True on and below the diagonal."""
+    run_check(fn, CAUSAL_MASK, hidden)
+
+
+def _weights(r, *shape):
+    return r.normal(size=shape) / np.sqrt(shape[0])
+
+
+def _self_attention_cases():
+    r = _rng(4)
+    square = (r.normal(size=(4, 4)), _weights(r, 4, 4), _weights(r, 4, 4), _weights(r, 4, 4))
+    return [
+        # Square first: a transposed or left-multiplied weight runs there and is named, rather than crashing.
+        Case("4 tokens, square projections (d_model = d_k = d_v = 4)", square),
+        Case(
+            "5 tokens, d_model=4, d_k=3, d_v=2",
+            (r.normal(size=(5, 4)), _weights(r, 4, 3), _weights(r, 4, 3), _weights(r, 4, 2)),
+        ),
+        Case(
+            "a causal mask",
+            (r.normal(size=(5, 6)), _weights(r, 6, 4), _weights(r, 6, 4), _weights(r, 6, 3)),
+            {"mask": ref.causal_mask(5)},
+        ),
+        Case(
+            "a batch of 2 sequences with a causal mask",
+            (r.normal(size=(2, 4, 6)), _weights(r, 6, 4), _weights(r, 6, 4), _weights(r, 6, 4)),
+            {"mask": ref.causal_mask(4)},
+        ),
+    ]
+
+
+def _self_attention_hidden():
+    r = _rng(105)
+    return [
+        Case("one token", (r.normal(size=(1, 3)), _weights(r, 3, 2), _weights(r, 3, 2), _weights(r, 3, 2))),
+        Case(
+            "two batch dimensions, causal",
+            (r.normal(size=(2, 3, 6, 8)), _weights(r, 8, 4), _weights(r, 8, 4), _weights(r, 8, 5)),
+            {"mask": ref.causal_mask(6)},
+        ),
+        Case(
+            "scores of magnitude 1e3",
+            (30 * r.normal(size=(5, 4)), 30 * _weights(r, 4, 4), _weights(r, 4, 4), _weights(r, 4, 2)),
+            {"mask": ref.causal_mask(5)},
+        ),
+    ]
+
+
+def _self_attention_error_hint(case, exc):
+    if _shape_error(exc):
+        return (
+            "weights multiply from the right: Q = X @ W_q, with X (..., n, d_model) and W_q (d_model, d_k)."
+        )
+    return "read the error above: it names the line that failed."
+
+
+def _self_attention_with(q="q", k="k", v="v", use_mask=True, transpose=False):
+    """Self-attention built from the projections named: "q", "k", "v" use W_q, W_k, W_v; "x" uses X itself."""
+
+    def attention(X, W_q, W_k, W_v, mask=None):
+        weights = {"q": W_q, "k": W_k, "v": W_v}
+
+        def project(which):
+            if which == "x":
+                return X
+            W = weights[which]
+            return X @ (W.T if transpose else W)
+
+        return ref.scaled_dot_product_attention(
+            project(q), project(k), project(v), mask if use_mask else None
+        )
+
+    return attention
+
+
+def _self_attention_prop_causal(fn):
+    r = _rng(13)
+    X = r.normal(size=(6, 4))
+    W_q, W_k, W_v = _weights(r, 4, 4), _weights(r, 4, 4), _weights(r, 4, 3)
+    changed = X.copy()
+    changed[-1] += 5.0  # only the last token changes
+    out, _ = fn(X, W_q, W_k, W_v, mask=ref.causal_mask(6))
+    out_changed, _ = fn(changed, W_q, W_k, W_v, mask=ref.causal_mask(6))
+    if not np.allclose(out[:-1], out_changed[:-1], rtol=1e-12, atol=1e-12):
+        return (
+            "with a causal mask, changing the last token changed the outputs of earlier positions",
+            "earlier positions must not see later ones: pass the mask on to scaled_dot_product_attention.",
+        )
+    return None
+
+
+SELF_ATTENTION = Spec(
+    name="self_attention",
+    reference=ref.self_attention,
+    cases=_self_attention_cases,
+    hidden_cases=_self_attention_hidden,
+    mistakes=[
+        Mistake(
+            "no_projections",
+            "you used X itself as queries, keys and values. Project first: Q = X @ W_q, K = X @ W_k, V = X @ W_v.",
+            _self_attention_with("x", "x", "x"),
+        ),
+        Mistake(
+            "transposed_weights",
+            "you multiplied by the transposed matrices. Use them as they are: X @ W_q, with W_q of shape "
+            "(d_model, d_k).",
+            _self_attention_with(transpose=True),
+        ),
+        Mistake(
+            "left_multiplied",
+            "weights multiply from the right: Q = X @ W_q, not W_q @ X (each row of X is one token).",
+            lambda X, W_q, W_k, W_v, mask=None: ref.scaled_dot_product_attention(
+                W_q @ X, W_k @ X, W_v @ X, mask
+            ),
+        ),
+        Mistake(
+            "values_from_keys",
+            "the values came from W_k. Values have their own projection: V = X @ W_v.",
+            _self_attention_with(v="k"),
+        ),
+        Mistake(
+            "keys_from_queries",
+            "the keys came from W_q. Keys have their own projection: K = X @ W_k.",
+            _self_attention_with(k="q"),
+        ),
+        Mistake(
+            "queries_and_keys_swapped",
+            "queries and keys are swapped: Q = X @ W_q asks, K = X @ W_k is matched against.",
+            _self_attention_with(q="k", k="q"),
+        ),
+        Mistake(
+            "mask_ignored",
+            "the mask was ignored: pass it on, scaled_dot_product_attention(Q, K, V, mask).",
+            _self_attention_with(use_mask=False),
+        ),
+    ],
+    properties=[_self_attention_prop_causal],
+    error_hint=_self_attention_error_hint,
+)
+
+
+def check_self_attention(fn, hidden=False):
+    """Check ``self_attention(X, W_q, W_k, W_v, mask=None) -> (output, weights)``."""
+    run_check(fn, SELF_ATTENTION, hidden)
+
+
+# --- notebook 05: multi-head attention ----------------------------------------------------------------------
+
+
+def _raises_clear_value_error(call, description, hint):
+    """None if ``call`` raises a ValueError whose message says what is not divisible, else a failure."""
+    try:
+        call()
+    except ValueError as exc:
+        if "divisible" in str(exc):
+            return None
+        return f"{description} raised ValueError({str(exc)!r}), which does not say what is wrong", hint
+    except Exception as exc:
+        return f"{description} raised {type(exc).__name__}, not ValueError", hint
+    return f"{description} did not raise ValueError", hint
+
+
+DIVISIBLE_HINT = (
+    "check `d_model % num_heads` first and raise a ValueError whose message says that d_model is not divisible "
+    "by num_heads: otherwise numpy's reshape fails with a confusing message, or columns are silently dropped."
+)
+
+
+def _split_cases():
+    return [
+        Case("one sequence: n=3, d_model=4, 2 heads", (np.arange(12.0).reshape(3, 4), 2)),
+        Case("4 heads of size 2 (n=2, d_model=8)", (np.arange(16.0).reshape(2, 8), 4)),
+        Case("a batch of 2 sequences, 3 heads", (_rng(5).normal(size=(2, 4, 6)), 3)),
+        Case("one head", (_rng(6).normal(size=(3, 5)), 1)),
+    ]
+
+
+def _split_hidden():
+    r = _rng(106)
+    return [
+        Case("two batch dimensions", (r.normal(size=(2, 3, 5, 12)), 4)),
+        Case("as many heads as features", (r.normal(size=(4, 6)), 6)),
+    ]
+
+
+def _split_prop_divisible(fn):
+    return _raises_clear_value_error(
+        lambda: fn(np.zeros((3, 6)), 4), "split_heads(X with d_model=6, num_heads=4)", DIVISIBLE_HINT
+    )
+
+
+def _reshape_only(X, h):
+    *batch, n, d = X.shape
+    return X.reshape(*batch, h, n, d // h)
+
+
+def _strided_heads(X, h):
+    *batch, n, d = X.shape
+    return np.moveaxis(X.reshape(*batch, n, d // h, h), -1, -3)
+
+
+SPLIT_HEADS = Spec(
+    name="split_heads",
+    reference=ref.split_heads,
+    cases=_split_cases,
+    hidden_cases=_split_hidden,
+    mistakes=[
+        Mistake(
+            "reshape_without_transpose",
+            "you reshaped straight to (..., num_heads, n, d_head). That mixes positions: rows of X are cut into "
+            "pieces that land in other positions. Reshape to (..., n, num_heads, d_head) first, then swap the "
+            "n and num_heads axes.",
+            _reshape_only,
+        ),
+        Mistake(
+            "no_transpose",
+            "the heads axis must come before the positions: (..., num_heads, n, d_head). Swap axes -3 and -2.",
+            lambda X, h: X.reshape(*X.shape[:-1], h, X.shape[-1] // h),
+        ),
+        Mistake(
+            "strided_heads",
+            "head h must take the contiguous columns h*d_head:(h+1)*d_head, but yours takes every num_heads-th "
+            "column. Reshape the last axis to (num_heads, d_head), in that order.",
+            _strided_heads,
+        ),
+        Mistake(
+            "heads_and_width_swapped",
+            "you made d_head heads of size num_heads. The last axis splits into (num_heads, d_head).",
+            lambda X, h: ref.split_heads(X, X.shape[-1] // h),
+        ),
+    ],
+    properties=[_split_prop_divisible],
+    error_hint=lambda case, exc: (
+        "reshape the last axis into (num_heads, d_head) with d_head = d_model // num_heads."
+    ),
+)
+
+
+def check_split_heads(fn, hidden=False):
+    """Check ``split_heads(X, num_heads)``: ``(..., n, d_model)`` -> ``(..., num_heads, n, d_head)``."""
+    run_check(fn, SPLIT_HEADS, hidden)
+
+
+def _combine_cases():
+    return [
+        Case("2 heads, n=3, d_head=2", (np.arange(12.0).reshape(2, 3, 2),)),
+        Case("4 heads of size 2, n=2", (np.arange(16.0).reshape(4, 2, 2),)),
+        Case("a batch of 2, 3 heads", (_rng(7).normal(size=(2, 3, 4, 2)),)),
+    ]
+
+
+def _combine_hidden():
+    r = _rng(107)
+    return [
+        Case("two batch dimensions", (r.normal(size=(2, 3, 4, 5, 3)),)),
+        Case("one head", (r.normal(size=(1, 4, 6)),)),
+    ]
+
+
+def _combine_prop_inverse(fn):
+    X = _rng(14).normal(size=(2, 5, 12))
+    if not np.array_equal(fn(ref.split_heads(X, 4)), X):
+        return (
+            "combine_heads(split_heads(X, 4)) does not give back X",
+            "combine_heads must undo split_heads exactly: swap the heads and positions axes back, then reshape.",
+        )
+    return None
+
+
+COMBINE_HEADS = Spec(
+    name="combine_heads",
+    reference=ref.combine_heads,
+    cases=_combine_cases,
+    hidden_cases=_combine_hidden,
+    mistakes=[
+        Mistake(
+            "reshape_without_transpose",
+            "you reshaped (..., num_heads, n, d_head) straight to (..., n, d_model), which mixes positions. Swap "
+            "the num_heads and n axes first, then reshape.",
+            lambda X: X.reshape(*X.shape[:-3], X.shape[-2], X.shape[-3] * X.shape[-1]),
+        ),
+        Mistake(
+            "interleaved_heads",
+            "the heads are interleaved column by column. Head h's d_head columns must sit together, at "
+            "h*d_head:(h+1)*d_head: move the heads axis next to the features, in the order (num_heads, d_head).",
+            lambda X: np.moveaxis(X, -3, -1).reshape(*X.shape[:-3], X.shape[-2], X.shape[-3] * X.shape[-1]),
+        ),
+        Mistake(
+            "summed_heads",
+            "you added the heads together. Heads are concatenated side by side: the result has num_heads * d_head "
+            "features.",
+            lambda X: X.sum(axis=-3),
+        ),
+        Mistake(
+            "averaged_heads",
+            "you averaged the heads. Heads are concatenated side by side, not averaged.",
+            lambda X: X.mean(axis=-3),
+        ),
+        Mistake(
+            "heads_reversed",
+            "the heads come out in reverse order: head 0 must fill the first d_head columns.",
+            lambda X: ref.combine_heads(X[..., ::-1, :, :]),
+        ),
+    ],
+    properties=[_combine_prop_inverse],
+    error_hint=lambda case, exc: "swap axes -3 and -2, then reshape to (..., n, num_heads * d_head).",
+)
+
+
+def check_combine_heads(fn, hidden=False):
+    """Check ``combine_heads(X)``: ``(..., num_heads, n, d_head)`` -> ``(..., n, num_heads * d_head)``."""
+    run_check(fn, COMBINE_HEADS, hidden)
+
+
+def _mha_args(r, shape, d_model, scale=1.0):
+    X = scale * r.normal(size=shape)
+    return (X, *(scale * _weights(r, d_model, d_model) for _ in range(4)))
+
+
+def _mha_cases():
+    r = _rng(8)
+    return [
+        Case("n=4, d_model=4, 2 heads", (*_mha_args(r, (4, 4), 4), 2)),
+        Case("n=5, d_model=8, 4 heads, causal", (*_mha_args(r, (5, 8), 8), 4), {"mask": ref.causal_mask(5)}),
+        Case(
+            "a batch of 2, d_model=6, 3 heads, causal",
+            (*_mha_args(r, (2, 4, 6), 6), 3),
+            {"mask": ref.causal_mask(4)},
+        ),
+        Case("one head is plain self-attention plus W_o", (*_mha_args(r, (3, 4), 4), 1)),
+    ]
+
+
+def _mha_hidden():
+    r = _rng(108)
+    return [
+        Case(
+            "two batch dimensions, 4 heads, causal",
+            (*_mha_args(r, (2, 2, 5, 8), 8), 4),
+            {"mask": ref.causal_mask(5)},
+        ),
+        Case(
+            "scores of magnitude 1e3", (*_mha_args(r, (4, 6), 6, scale=6.0), 2), {"mask": ref.causal_mask(4)}
+        ),
+        Case("as many heads as features", (*_mha_args(r, (3, 4), 4), 4)),
+    ]
+
+
+def _mha_error_hint(case, exc):
+    if _shape_error(exc):
+        return (
+            "follow the shapes: X @ W (..., n, d_model) -> split_heads (..., h, n, d_head) -> attention per head -> "
+            "combine_heads (..., n, d_model) -> @ W_o. A mask (..., n, n) needs a heads axis: np.expand_dims(mask, -3)."
+        )
+    return "read the error above: it names the line that failed."
+
+
+def _mha_with(
+    split=ref.split_heads, combine=ref.combine_heads, scale_by_d_model=False, use_w_o=True, axis=-1
+):
+    """Multi-head attention with one part done differently; each default is the correct choice."""
+
+    def mha(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+        Q, K, V = (split(X @ W, num_heads) for W in (W_q, W_k, W_v))
+        d = X.shape[-1] if scale_by_d_model else Q.shape[-1]
+        scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(d)
+        if mask is not None:
+            scores = np.where(np.expand_dims(mask, -3), scores, -np.inf)
+        weights = ref.softmax(scores, axis=axis)
+        out = combine(weights @ V)
+        return (out @ W_o if use_w_o else out), weights
+
+    return mha
+
+
+def _mha_prop_divisible(fn):
+    r = _rng(15)
+    return _raises_clear_value_error(
+        lambda: fn(*_mha_args(r, (3, 6), 6), 4),
+        "multi_head_attention with d_model=6 and 4 heads",
+        DIVISIBLE_HINT,
+    )
+
+
+def _mha_prop_causal(fn):
+    r = _rng(16)
+    args = list(_mha_args(r, (6, 8), 8))
+    out, _ = fn(*args, 2, mask=ref.causal_mask(6))
+    args[0] = args[0].copy()
+    args[0][-1] += 5.0
+    out_changed, _ = fn(*args, 2, mask=ref.causal_mask(6))
+    if not np.allclose(out[:-1], out_changed[:-1], rtol=1e-12, atol=1e-12):
+        return (
+            "with a causal mask, changing the last token changed the outputs of earlier positions",
+            "apply the mask in every head, before the softmax.",
+        )
+    return None
+
+
+MULTI_HEAD_ATTENTION = Spec(
+    name="multi_head_attention",
+    reference=ref.multi_head_attention,
+    cases=_mha_cases,
+    hidden_cases=_mha_hidden,
+    mistakes=[
+        Mistake(
+            "no_w_o",
+            "you forgot the output projection: multiply the combined heads by W_o.",
+            _mha_with(use_w_o=False),
+        ),
+        Mistake(
+            "scale_by_d_model",
+            "you scaled by sqrt(d_model). Each head attends with its own d_k = d_head = d_model // num_heads, so "
+            "divide by sqrt(d_head).",
+            _mha_with(scale_by_d_model=True),
+        ),
+        Mistake(
+            "split_without_transpose",
+            "split_heads reshaped straight to (..., num_heads, n, d_head), which mixes positions. Reshape to "
+            "(..., n, num_heads, d_head), then swap axes -3 and -2.",
+            _mha_with(split=_reshape_only, combine=lambda X: X.reshape(*X.shape[:-3], X.shape[-2], -1)),
+        ),
+        Mistake(
+            "combine_without_transpose",
+            "the heads were combined without swapping the heads and positions axes back first, which mixes "
+            "positions. Use combine_heads.",
+            _mha_with(combine=lambda X: X.reshape(*X.shape[:-3], X.shape[-2], -1)),
+        ),
+        Mistake(
+            "combine_interleaved",
+            "the heads were combined in the wrong order: interleaved column by column instead of head 0's "
+            "columns, then head 1's, and so on. Use combine_heads.",
+            _mha_with(combine=lambda X: np.moveaxis(X, -3, -1).reshape(*X.shape[:-3], X.shape[-2], -1)),
+        ),
+        Mistake(
+            "softmax_wrong_axis",
+            "softmax ran over the wrong axis: each query's weights over the keys (the last axis) must sum to 1.",
+            _mha_with(axis=-2),
+        ),
+    ],
+    properties=[_mha_prop_divisible, _mha_prop_causal],
+    error_hint=_mha_error_hint,
+)
+
+
+def check_multi_head_attention(fn, hidden=False):
+    """Check ``multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None) -> (output, weights)``."""
+    run_check(fn, MULTI_HEAD_ATTENTION, hidden)

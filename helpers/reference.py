@@ -55,3 +55,53 @@ def scaled_dot_product_attention(Q, K, V, mask=None):
         scores = np.where(mask, scores, -np.inf)
     weights = softmax(scores, axis=-1)
     return weights @ V, weights
+
+
+def causal_mask(n):
+    """Boolean ``(n, n)`` mask, True on and below the diagonal: position i may attend to positions 0..i."""
+    return np.tril(np.ones((n, n), dtype=bool))
+
+
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    """Attention of a sequence ``X (..., n, d_model)`` to itself: Q = X W_q, K = X W_k, V = X W_v.
+
+    ``W_q`` and ``W_k`` are ``(d_model, d_k)``, ``W_v`` is ``(d_model, d_v)``. Returns ``(output, weights)``.
+    """
+    X = np.asarray(X, dtype=float)
+    return scaled_dot_product_attention(X @ W_q, X @ W_k, X @ W_v, mask)
+
+
+def _check_heads(d_model, num_heads):
+    if num_heads < 1 or d_model % num_heads:
+        raise ValueError(f"d_model = {d_model} is not divisible by num_heads = {num_heads}")
+
+
+def split_heads(X, num_heads):
+    """``(..., n, d_model)`` -> ``(..., num_heads, n, d_head)``; head h takes columns h*d_head:(h+1)*d_head."""
+    X = np.asarray(X, dtype=float)
+    *batch, n, d_model = X.shape
+    _check_heads(d_model, num_heads)
+    return np.swapaxes(X.reshape(*batch, n, num_heads, d_model // num_heads), -2, -3)
+
+
+def combine_heads(X):
+    """The inverse of :func:`split_heads`: ``(..., num_heads, n, d_head)`` -> ``(..., n, num_heads * d_head)``."""
+    X = np.asarray(X, dtype=float)
+    *batch, num_heads, n, d_head = X.shape
+    return np.swapaxes(X, -2, -3).reshape(*batch, n, num_heads * d_head)
+
+
+def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    """Multi-head self-attention of ``X (..., n, d_model)``; every ``W`` is ``(d_model, d_model)``.
+
+    Project, split into heads, attend within each head (d_k = d_head), combine, then project with ``W_o``.
+    Returns ``(output (..., n, d_model), weights (..., num_heads, n, n))``. A mask broadcastable to
+    ``(..., n, n)`` applies to every head.
+    """
+    X = np.asarray(X, dtype=float)
+    _check_heads(X.shape[-1], num_heads)
+    Q, K, V = (split_heads(X @ W, num_heads) for W in (W_q, W_k, W_v))
+    if mask is not None and np.ndim(mask) >= 2:
+        mask = np.expand_dims(mask, -3)  # the same mask for every head
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask)
+    return combine_heads(heads) @ W_o, weights

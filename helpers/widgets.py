@@ -97,7 +97,7 @@ class Explorer(w.VBox):
         self._title = title
 
     def __repr__(self):
-        return f"[{self._title}: run this cell in JupyterLab to use its sliders]"
+        return f"[{self._title}: run this cell in JupyterLab to use its controls]"
 
 
 def _live(title, controls, redraw, layout_controls):
@@ -200,3 +200,46 @@ def scaling_explorer(attention, n_keys=6, seed=0):
         return f'<div style="display:flex;gap:12px">{unscaled}{scaled}</div>{note}'
 
     return _live("scaling explorer", [d_k], redraw, d_k)
+
+
+# --- notebooks 04 and 05 ------------------------------------------------------------------------------------
+
+
+def side_by_side(*figures):
+    """Several SVG figures in one row."""
+    return '<div style="display:flex;flex-wrap:wrap;gap:16px">' + "".join(figures) + "</div>"
+
+
+def causal_explorer(self_attention, causal_mask, X, W_q, W_k, W_v, tokens):
+    """A toggle for the causal mask over a heatmap of self-attention weights."""
+    if grading():
+        return None
+    causal = w.ToggleButtons(options=["no mask", "causal mask"], value="no mask", description="mask")
+
+    def redraw():
+        def figure():
+            mask = causal_mask(len(tokens)) if causal.value == "causal mask" else None
+            _, weights = self_attention(X, W_q, W_k, W_v, mask=mask)
+            return plots.heatmap_svg(weights, tokens, tokens, f"Self-attention weights, {causal.value}")
+
+        return draw(self_attention, figure)
+
+    return _live("causal mask explorer", [causal], redraw, causal)
+
+
+def head_explorer(multi_head_attention, X, W_q, W_k, W_v, W_o, num_heads, tokens, mask=None):
+    """Pick a head and see its attention weights."""
+    if grading():
+        return None
+    head = w.ToggleButtons(options=[(f"head {h}", h) for h in range(num_heads)], value=0, description="show")
+
+    def redraw():
+        def figure():
+            _, weights = multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=mask)
+            return plots.heatmap_svg(
+                weights[head.value], tokens, tokens, f"Head {head.value}: attention weights"
+            )
+
+        return draw(multi_head_attention, figure)
+
+    return _live("head explorer", [head], redraw, head)

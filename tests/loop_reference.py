@@ -66,3 +66,38 @@ def scaled_dot_product_attention(Q, K, V, mask=None):
             for c in range(d_v):
                 out[b][i, c] = math.fsum(weights[b][i, j] * V[b][j, c] for j in range(n_k))
     return out, weights
+
+
+def causal_mask(n):
+    return np.array([[j <= i for j in range(n)] for i in range(n)], dtype=bool)
+
+
+def _project(X, W):
+    X, W = np.asarray(X, float), np.asarray(W, float)
+    out = np.zeros(X.shape[:-1] + W.shape[-1:])
+    for idx in _rows(out.shape):
+        *rest, c = idx
+        out[idx] = math.fsum(x * w for x, w in zip(X[tuple(rest)], W[:, c]))
+    return out
+
+
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    return scaled_dot_product_attention(_project(X, W_q), _project(X, W_k), _project(X, W_v), mask)
+
+
+def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    """Head by head, slicing columns of the projections: no reshape, no transpose."""
+    X = np.asarray(X, float)
+    d_model = X.shape[-1]
+    if d_model % num_heads:
+        raise ValueError("d_model is not divisible by num_heads")
+    d_head = d_model // num_heads
+    Q, K, V = _project(X, W_q), _project(X, W_k), _project(X, W_v)
+    outputs, weights = [], []
+    for h in range(num_heads):
+        cols = slice(h * d_head, (h + 1) * d_head)
+        out, w = scaled_dot_product_attention(Q[..., cols], K[..., cols], V[..., cols], mask)
+        outputs.append(out)
+        weights.append(w)
+    concatenated = np.concatenate(outputs, axis=-1)
+    return _project(concatenated, W_o), np.stack(weights, axis=-3)

@@ -29,6 +29,36 @@ def scaled_dot_product_attention(Q, K, V, mask=None):
     weights = softmax(scores)
     return weights @ V, weights
 """,
+    "causal_mask": """
+def causal_mask(n):
+    return np.arange(n)[None, :] <= np.arange(n)[:, None]
+""",
+    "self_attention": """
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    return scaled_dot_product_attention(X @ W_q, X @ W_k, X @ W_v, mask=mask)
+""",
+    "split_heads": """
+def split_heads(X, num_heads):
+    *batch, n, d_model = X.shape
+    if d_model % num_heads != 0:
+        raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
+    return X.reshape(*batch, n, num_heads, d_model // num_heads).swapaxes(-2, -3)
+""",
+    "combine_heads": """
+def combine_heads(X):
+    *batch, h, n, d_head = X.shape
+    return X.swapaxes(-2, -3).reshape(*batch, n, h * d_head)
+""",
+    "multi_head_attention": """
+def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    Q = split_heads(X @ W_q, num_heads)
+    K = split_heads(X @ W_k, num_heads)
+    V = split_heads(X @ W_v, num_heads)
+    if mask is not None:
+        mask = mask[..., None, :, :]
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask=mask)
+    return combine_heads(heads) @ W_o, weights
+""",
 }
 
 MISTAKES = {
@@ -312,10 +342,280 @@ def scaled_dot_product_attention(Q, K, V, mask=None):
     },
 }
 
+MISTAKES.update(
+    {
+        "causal_mask": {
+            "no_diagonal": (
+                """
+def causal_mask(n):
+    return np.tril(np.ones((n, n), dtype=bool), k=-1)
+""",
+                "keep the diagonal",
+            ),
+            "upper_triangle": (
+                """
+def causal_mask(n):
+    return np.triu(np.ones((n, n))) == 1
+""",
+                "lets each position see the future",
+            ),
+            "inverted": (
+                """
+def causal_mask(n):
+    return np.triu(np.ones((n, n), dtype=bool), k=1)
+""",
+                "your mask is inverted",
+            ),
+            "one_ahead": (
+                """
+def causal_mask(n):
+    return np.array([[j <= i + 1 for j in range(n)] for i in range(n)])
+""",
+                "see one token ahead",
+            ),
+            "diagonal_only": (
+                """
+def causal_mask(n):
+    return np.eye(n) > 0
+""",
+                "not only to itself",
+            ),
+            "numbers_not_booleans": (
+                """
+def causal_mask(n):
+    return np.tril(np.ones((n, n)))
+""",
+                "return booleans",
+            ),
+        },
+        "self_attention": {
+            "no_projections": (
+                """
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    return scaled_dot_product_attention(X, X, X, mask=mask)
+""",
+                "Project first",
+            ),
+            "transposed_weights": (
+                """
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    Q = np.einsum("kd,...nd->...nk", W_q, X)
+    K = np.einsum("kd,...nd->...nk", W_k, X)
+    V = np.einsum("kd,...nd->...nk", W_v, X)
+    return scaled_dot_product_attention(Q, K, V, mask=mask)
+""",
+                "transposed matrices",
+            ),
+            "values_from_keys": (
+                """
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    return scaled_dot_product_attention(X @ W_q, X @ W_k, X @ W_k, mask=mask)
+""",
+                "the values came from W_k",
+            ),
+            "left_multiplied": (
+                """
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    return scaled_dot_product_attention(W_q @ X, W_k @ X, W_v @ X, mask=mask)
+""",
+                "weights multiply from the right",
+            ),
+            "queries_and_keys_swapped": (
+                """
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    return scaled_dot_product_attention(X @ W_k, X @ W_q, X @ W_v, mask=mask)
+""",
+                "queries and keys are swapped",
+            ),
+            "mask_ignored": (
+                """
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    return scaled_dot_product_attention(X @ W_q, X @ W_k, X @ W_v)
+""",
+                "the mask was ignored",
+            ),
+        },
+        "split_heads": {
+            "reshape_without_transpose": (
+                """
+def split_heads(X, num_heads):
+    *batch, n, d_model = X.shape
+    if d_model % num_heads:
+        raise ValueError("d_model is not divisible by num_heads")
+    return X.reshape(*batch, num_heads, n, d_model // num_heads)
+""",
+                "That mixes positions",
+            ),
+            "no_transpose": (
+                """
+def split_heads(X, num_heads):
+    *batch, n, d_model = X.shape
+    if d_model % num_heads:
+        raise ValueError("d_model is not divisible by num_heads")
+    return X.reshape(*batch, n, num_heads, d_model // num_heads)
+""",
+                "the heads axis must come before the positions",
+            ),
+            "strided_heads": (
+                """
+def split_heads(X, num_heads):
+    *batch, n, d_model = X.shape
+    if d_model % num_heads:
+        raise ValueError("d_model is not divisible by num_heads")
+    heads = [X[..., h::num_heads] for h in range(num_heads)]
+    return np.stack(heads, axis=-3)
+""",
+                "every num_heads-th column",
+            ),
+            "heads_and_width_swapped": (
+                """
+def split_heads(X, num_heads):
+    *batch, n, d_model = X.shape
+    if d_model % num_heads:
+        raise ValueError("d_model is not divisible by num_heads")
+    d_head = d_model // num_heads
+    return X.reshape(*batch, n, d_head, num_heads).swapaxes(-2, -3)
+""",
+                "you made d_head heads of size num_heads",
+            ),
+            "no_divisibility_check": (
+                """
+def split_heads(X, num_heads):
+    return np.swapaxes(X.reshape(*X.shape[:-1], num_heads, -1), -2, -3)
+""",
+                "d_model is not divisible",
+            ),
+        },
+        "combine_heads": {
+            "reshape_without_transpose": (
+                """
+def combine_heads(X):
+    *batch, h, n, d_head = X.shape
+    return X.reshape(*batch, n, h * d_head)
+""",
+                "which mixes positions",
+            ),
+            "interleaved_heads": (
+                """
+def combine_heads(X):
+    *batch, h, n, d_head = X.shape
+    return np.moveaxis(X, -3, -1).reshape(*batch, n, d_head * h)
+""",
+                "interleaved column by column",
+            ),
+            "summed_heads": (
+                """
+def combine_heads(X):
+    return X.sum(axis=-3)
+""",
+                "you added the heads together",
+            ),
+            "averaged_heads": (
+                """
+def combine_heads(X):
+    return np.mean(X, axis=-3)
+""",
+                "you averaged the heads",
+            ),
+            "heads_reversed": (
+                """
+def combine_heads(X):
+    heads = [X[..., h, :, :] for h in range(X.shape[-3])]
+    return np.concatenate(heads[::-1], axis=-1)
+""",
+                "reverse order",
+            ),
+        },
+        "multi_head_attention": {
+            "no_w_o": (
+                """
+def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    Q, K, V = (split_heads(X @ W, num_heads) for W in (W_q, W_k, W_v))
+    if mask is not None:
+        mask = np.expand_dims(mask, -3)
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask)
+    return combine_heads(heads), weights
+""",
+                "you forgot the output projection",
+            ),
+            "scale_by_d_model": (
+                """
+def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    Q, K, V = (split_heads(X @ W, num_heads) for W in (W_q, W_k, W_v))
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(X.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return combine_heads(weights @ V) @ W_o, weights
+""",
+                "you scaled by sqrt(d_model)",
+            ),
+            "split_without_transpose": (
+                """
+def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    *batch, n, d_model = X.shape
+    if d_model % num_heads:
+        raise ValueError("d_model is not divisible by num_heads")
+    Q, K, V = (np.reshape(X @ W, (*batch, num_heads, n, -1)) for W in (W_q, W_k, W_v))
+    if mask is not None:
+        mask = np.expand_dims(mask, -3)
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask)
+    return np.reshape(heads, (*batch, n, d_model)) @ W_o, weights
+""",
+                "split_heads reshaped straight",
+            ),
+            "combine_without_transpose": (
+                """
+def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    Q, K, V = (split_heads(X @ W, num_heads) for W in (W_q, W_k, W_v))
+    if mask is not None:
+        mask = np.expand_dims(mask, -3)
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask)
+    return heads.reshape(X.shape) @ W_o, weights
+""",
+                "combined without swapping",
+            ),
+            "combine_interleaved": (
+                """
+def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    Q, K, V = (split_heads(X @ W, num_heads) for W in (W_q, W_k, W_v))
+    if mask is not None:
+        mask = np.expand_dims(mask, -3)
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask)
+    return np.moveaxis(heads, -3, -1).reshape(X.shape) @ W_o, weights
+""",
+                "interleaved column by column instead",
+            ),
+            "softmax_wrong_axis": (
+                """
+def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    Q, K, V = (split_heads(X @ W, num_heads) for W in (W_q, W_k, W_v))
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = np.exp(scores - scores.max(axis=-2, keepdims=True))
+    weights /= weights.sum(axis=-2, keepdims=True)
+    return combine_heads(weights @ V) @ W_o, weights
+""",
+                "each query's weights over the keys",
+            ),
+        },
+    }
+)
+
+# Functions whose reference solution calls the student's own earlier function: a mistake there costs them too.
+CALLS = {"soft_lookup": ["similarity_scores"], "multi_head_attention": ["split_heads", "combine_heads"]}
+
 # Which notebook each graded function lives in.
 NOTEBOOK_OF = {
     "similarity_scores": "01_queries_keys_values",
     "soft_lookup": "01_queries_keys_values",
     "softmax": "02_softmax",
     "scaled_dot_product_attention": "03_scaled_dot_product_attention",
+    "causal_mask": "04_self_attention_and_causal_masks",
+    "self_attention": "04_self_attention_and_causal_masks",
+    "split_heads": "05_multi_head_attention",
+    "combine_heads": "05_multi_head_attention",
+    "multi_head_attention": "05_multi_head_attention",
 }

@@ -4,7 +4,7 @@ and keep the course's conventions: batched, stable, inputs untouched."""
 import loop_reference as loop
 import numpy as np
 import pytest
-from conftest import SOURCE, load_function, solution_cells
+from conftest import SOURCE, solution_cells, student_namespace
 
 from helpers import reference as ref
 
@@ -13,13 +13,27 @@ rng = np.random.default_rng(2024)
 
 
 def _solutions():
+    """Each notebook's solution cells, run in order, so later functions call the notebook's own earlier ones."""
     found = {}
     for path in sorted(SOURCE.glob("*.ipynb")):
-        found.update({name: load_function(code, name) for name, code in solution_cells(path).items()})
+        namespace = student_namespace()
+        for code in solution_cells(path).values():
+            exec(code, namespace)
+        found.update({name: namespace[name] for name in solution_cells(path)})
     return found
 
 
-FUNCTIONS = ["similarity_scores", "soft_lookup", "softmax", "scaled_dot_product_attention"]
+FUNCTIONS = [
+    "similarity_scores",
+    "soft_lookup",
+    "softmax",
+    "scaled_dot_product_attention",
+    "causal_mask",
+    "self_attention",
+    "split_heads",
+    "combine_heads",
+    "multi_head_attention",
+]
 
 
 @pytest.fixture(params=["helpers.reference", "source solutions"], scope="module")
@@ -146,3 +160,89 @@ def test_loop_reference_is_not_trivially_wrong():
     a = np.exp(1 / np.sqrt(2))
     np.testing.assert_allclose(w, [[a / (a + 1), 1 / (a + 1)]], **TOL)
     np.testing.assert_allclose(out, w, **TOL)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_causal_mask(impl, n):
+    mask = impl["causal_mask"](n)
+    assert mask.dtype == bool
+    np.testing.assert_array_equal(mask, loop.causal_mask(n))
+
+
+def _projections(d_model, d_k, d_v, scale=1.0):
+    return [scale * rng.normal(size=(d_model, d)) / np.sqrt(d_model) for d in (d_k, d_k, d_v)]
+
+
+@pytest.mark.parametrize("shape, d_k, d_v", [((5, 4), 3, 2), ((2, 3, 6, 8), 4, 5)])
+@pytest.mark.parametrize("magnitude", [1.0, 1e3])
+@pytest.mark.parametrize("causal", [False, True])
+def test_self_attention(impl, shape, d_k, d_v, magnitude, causal):
+    X = rng.normal(size=shape)
+    W = _projections(shape[-1], d_k, d_v, scale=np.sqrt(magnitude))
+    mask = loop.causal_mask(shape[-2]) if causal else None
+    got = impl["self_attention"](X, *W, mask=mask)
+    _close(got, loop.self_attention(X, *W, mask))
+
+
+@pytest.mark.parametrize("shape, heads", [((3, 4), 2), ((2, 5, 12), 4), ((2, 3, 4, 6), 6), ((3, 5), 1)])
+def test_split_and_combine_heads(impl, shape, heads):
+    X = rng.normal(size=shape)
+    split = impl["split_heads"](X, heads)
+    d_head = shape[-1] // heads
+    assert split.shape == shape[:-2] + (heads, shape[-2], d_head)
+    for h in range(heads):  # head h holds columns h*d_head:(h+1)*d_head of every position
+        np.testing.assert_array_equal(split[..., h, :, :], X[..., h * d_head : (h + 1) * d_head])
+    np.testing.assert_array_equal(impl["combine_heads"](split), X)
+
+
+@pytest.mark.parametrize("name", ["split_heads", "multi_head_attention"])
+def test_indivisible_heads_raise_a_clear_error(impl, name):
+    X = rng.normal(size=(3, 6))
+    args = (X, 4) if name == "split_heads" else (X, *[np.eye(6)] * 4, 4)
+    with pytest.raises(ValueError, match="divisible"):
+        impl[name](*args)
+
+
+MHA_INPUTS = [
+    ((4, 4), 2, None),
+    ((5, 8), 4, "causal"),
+    ((2, 3, 6, 8), 2, "causal"),
+    ((2, 4, 6), 3, "per-sequence"),
+]
+
+
+@pytest.mark.parametrize("shape, heads, mask_kind", MHA_INPUTS)
+@pytest.mark.parametrize("magnitude", [1.0, 1e3])
+def test_multi_head_attention(impl, shape, heads, mask_kind, magnitude):
+    X = rng.normal(size=shape)
+    d = shape[-1]
+    W = [np.sqrt(magnitude) * rng.normal(size=(d, d)) / np.sqrt(d) for _ in range(4)]
+    n = shape[-2]
+    mask = {
+        None: None,
+        "causal": loop.causal_mask(n),
+        "per-sequence": (rng.random((shape[0], n, n)) < 0.7) | np.eye(n, dtype=bool),
+    }[mask_kind]
+    before = [a.copy() for a in (X, *W)]
+    out, weights = impl["multi_head_attention"](X, *W, heads, mask=mask)
+    expected_out, expected_weights = loop.multi_head_attention(X, *W, heads, mask)
+    assert weights.shape == shape[:-2] + (heads, n, n)
+    np.testing.assert_allclose(weights, expected_weights, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        out, expected_out, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(expected_out).max())
+    )
+    for a, b in zip((X, *W), before):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["self_attention", "multi_head_attention"])
+def test_causal_outputs_ignore_later_tokens(impl, name):
+    X = rng.normal(size=(2, 6, 8))
+    W = [rng.normal(size=(8, 8)) / np.sqrt(8) for _ in range(4)]
+    args = W[:3] if name == "self_attention" else (*W, 2)
+    out, _ = impl[name](X, *args, mask=loop.causal_mask(6))
+    for t in range(6):
+        changed = X.copy()
+        changed[:, t:] += rng.normal(size=changed[:, t:].shape)
+        out_changed, _ = impl[name](changed, *args, mask=loop.causal_mask(6))
+        np.testing.assert_array_equal(out_changed[:, :t], out[:, :t])

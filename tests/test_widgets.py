@@ -101,3 +101,45 @@ def test_heatmap_labels_rows_columns_and_cells():
     svg = plots.heatmap_svg(np.array([[1.0, 0.0], [0.25, 0.75]]), ["q1", "q2"], ["k1", "k2"], "weights")
     assert svg.count('class="cell-value"') == 4 and ">0.75<" in svg
     assert all(f">{label}<" in svg for label in ["q1", "q2", "k1", "k2", "weights"])
+
+
+def _sentence():
+    X = np.hstack([np.eye(4), np.eye(4)])
+    W = np.eye(8)
+    return X, W, ["a", "b", "c", "d"]
+
+
+def test_causal_explorer_empties_the_upper_triangle():
+    X, W, tokens = _sentence()
+    explorer = widgets.causal_explorer(ref.self_attention, ref.causal_mask, X, W, W, W, tokens)
+    toggle = explorer.children[0]
+    unmasked = _figure(explorer)
+    toggle.value = "causal mask"
+    masked = _figure(explorer)
+    assert "no mask" in unmasked and "causal mask" in masked
+    _, weights = ref.self_attention(X, W, W, W, mask=ref.causal_mask(4))
+    cells = [f">{v:.2f}<" for v in weights.ravel()]
+    assert all(cell in masked for cell in cells) and masked.count(">0.00<") >= 6
+
+
+def test_head_explorer_shows_the_picked_head():
+    X, W, tokens = _sentence()
+    rng = np.random.default_rng(0)
+    Ws = [rng.normal(size=(8, 8)) for _ in range(4)]
+    explorer = widgets.head_explorer(ref.multi_head_attention, X, *Ws, 2, tokens)
+    _, weights = ref.multi_head_attention(X, *Ws, 2)
+    for head in (1, 0):
+        explorer.children[0].value = head
+        html = _figure(explorer)
+        assert f"Head {head}" in html
+        assert all(f">{v:.2f}<" in html for v in weights[head].ravel())
+
+
+def test_unwritten_causal_mask_is_named_by_the_explorer():
+    def causal_mask(n):
+        raise NotImplementedError()
+
+    X, W, tokens = _sentence()
+    explorer = widgets.causal_explorer(ref.self_attention, causal_mask, X, W, W, W, tokens)
+    explorer.children[0].value = "causal mask"
+    assert "Implement <code>causal_mask</code>" in _figure(explorer)
