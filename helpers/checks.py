@@ -4,6 +4,12 @@ Each ``check_<name>(fn)`` runs the visible cases (and a few property checks); ``
 runs the extra cases of nbgrader's hidden tests.
 """
 
+import ast
+import functools
+import inspect
+import textwrap
+import time
+
 import numpy as np
 
 from helpers import reference as ref
@@ -1108,3 +1114,82 @@ MULTI_HEAD_ATTENTION = Spec(
 def check_multi_head_attention(fn, hidden=False):
     """Check ``multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None) -> (output, weights)``."""
     run_check(fn, MULTI_HEAD_ATTENTION, hidden)
+
+
+# --- notebook 06: vectorised attention ----------------------------------------------------------------------
+
+LOOP_NODES = (ast.For, ast.While, ast.ListComp, ast.GeneratorExp, ast.DictComp, ast.SetComp)
+LOOP_CALLS = {"vectorize", "apply_along_axis", "map"}
+
+
+def _python_loop(fn):
+    """Where ``fn``'s source loops in Python ("a `for` on line 3"), or None. None too if the source is unknown."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, LOOP_NODES):
+            kind = {ast.For: "`for`", ast.While: "`while`"}.get(type(node), "comprehension")
+            return f"a {kind} on line {node.lineno} of the function"
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            if name in LOOP_CALLS:
+                return f"`{name}` on line {node.lineno} of the function (a loop in disguise)"
+    return None
+
+
+def _vectorized_prop_no_loops(fn):
+    where = _python_loop(fn)
+    if where:
+        return (
+            f"it still loops in Python: {where}",
+            "replace the loops by whole-array operations: all scores at once are Q @ K^T (one matrix product), "
+            "softmax runs along the last axis, and the weighted sums of the values are weights @ V.",
+        )
+    return None
+
+
+@functools.cache
+def _loop_seconds(n=256, d=16):
+    """How long the given loop takes for n positions (measured once per session)."""
+    Q, K, V = _rng(17).normal(size=(3, n, d))
+    start = time.perf_counter()
+    ref.attention_loop(Q, K, V)
+    return time.perf_counter() - start
+
+
+def _vectorized_prop_speed(fn):
+    # Wide margin on purpose: 4 times the positions (16 times the scores) must still beat the loop. A correct
+    # vectorised answer is about 20 times faster than that even on a busy machine.
+    Q, K, V = _rng(18).normal(size=(3, 512, 16))
+    start = time.perf_counter()
+    fn(Q, K, V)
+    seconds = time.perf_counter() - start
+    if seconds > _loop_seconds():
+        return (
+            f"n = 512 took {seconds:.2f} s, longer than the loop needs for n = 256 ({_loop_seconds():.2f} s)",
+            "something still runs once per position or per pair of positions: use matrix products.",
+        )
+    return None
+
+
+VECTORIZED_ATTENTION = Spec(
+    name="vectorized_attention",
+    reference=ref.scaled_dot_product_attention,
+    cases=_attention_cases,
+    hidden_cases=_attention_hidden,
+    mistakes=SCALED_DOT_PRODUCT_ATTENTION.mistakes,
+    properties=[
+        _vectorized_prop_no_loops,
+        _attention_prop_rows,
+        _attention_prop_batched,
+        _vectorized_prop_speed,
+    ],
+    error_hint=_attention_error_hint,
+)
+
+
+def check_vectorized_attention(fn, hidden=False):
+    """Check ``vectorized_attention(Q, K, V, mask=None)``: the loop's results, with no Python loop, and fast."""
+    run_check(fn, VECTORIZED_ATTENTION, hidden)

@@ -1,5 +1,6 @@
 """Shared fixtures: paths, a throwaway nbgrader course built from source/, and loading student code."""
 
+import linecache
 import os
 import shutil
 import subprocess
@@ -51,8 +52,11 @@ def student_namespace():
 
 
 def load_function(code, name):
+    """Define ``name`` from ``code`` as a notebook cell would, source included (checks may read it)."""
+    filename = f"<student {name} {abs(hash(code))}>"
+    linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
     namespace = student_namespace()
-    exec(code, namespace)
+    exec(compile(code, filename, "exec"), namespace)
     return namespace[name]
 
 

@@ -604,6 +604,88 @@ def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
     }
 )
 
+_ATTENTION_BODY = """
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = softmax(scores)
+    return weights @ V, weights
+"""
+REFERENCE["vectorized_attention"] = "\ndef vectorized_attention(Q, K, V, mask=None):" + _ATTENTION_BODY
+
+MISTAKES["vectorized_attention"] = {
+    "loop_over_queries": (
+        """
+def vectorized_attention(Q, K, V, mask=None):
+    outputs, weights = [], []
+    for i in range(Q.shape[-2]):
+        scores = np.einsum("...kd,...d->...k", K, Q[..., i, :]) / np.sqrt(Q.shape[-1])
+        if mask is not None:
+            allowed = np.broadcast_to(mask, Q.shape[:-1] + (K.shape[-2],))[..., i, :]
+            scores = np.where(allowed, scores, -np.inf)
+        w = softmax(scores)
+        weights.append(w)
+        outputs.append(np.einsum("...k,...kv->...v", w, V))
+    return np.stack(outputs, axis=-2), np.stack(weights, axis=-2)
+""",
+        "it still loops in Python: a `for`",
+    ),
+    "row_by_row_comprehension": (
+        """
+def vectorized_attention(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = np.array([softmax(row) for row in scores.reshape(-1, scores.shape[-1])]).reshape(scores.shape)
+    return weights @ V, weights
+""",
+        "comprehension on line",
+    ),
+    "no_scaling": (
+        """
+def vectorized_attention(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2)
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = softmax(scores)
+    return weights @ V, weights
+""",
+        "you forgot to scale",
+    ),
+    "mask_after_softmax": (
+        """
+def vectorized_attention(Q, K, V, mask=None):
+    weights = softmax(Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1]))
+    if mask is not None:
+        weights = np.where(mask, weights, 0.0)
+    return weights @ V, weights
+""",
+        "applied the mask after the softmax",
+    ),
+    "batch_transpose": (
+        """
+def vectorized_attention(Q, K, V, mask=None):
+    scores = Q @ K.T / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = softmax(scores)
+    return weights @ V, weights
+""",
+        "`K.T` reverses every axis",
+    ),
+    "softmax_wrong_axis": (
+        """
+def vectorized_attention(Q, K, V, mask=None):
+    scores = np.einsum("...qd,...kd->...qk", Q, K) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = softmax(scores, axis=-2)
+    return weights @ V, weights
+""",
+        "softmax ran over the queries axis",
+    ),
+}
+
 # Functions whose reference solution calls the student's own earlier function: a mistake there costs them too.
 CALLS = {"soft_lookup": ["similarity_scores"], "multi_head_attention": ["split_heads", "combine_heads"]}
 
@@ -618,4 +700,5 @@ NOTEBOOK_OF = {
     "split_heads": "05_multi_head_attention",
     "combine_heads": "05_multi_head_attention",
     "multi_head_attention": "05_multi_head_attention",
+    "vectorized_attention": "06_parallelism_and_scale",
 }

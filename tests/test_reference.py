@@ -246,3 +246,17 @@ def test_causal_outputs_ignore_later_tokens(impl, name):
         changed[:, t:] += rng.normal(size=changed[:, t:].shape)
         out_changed, _ = impl[name](changed, *args, mask=loop.causal_mask(6))
         np.testing.assert_array_equal(out_changed[:, :t], out[:, :t])
+
+
+@pytest.mark.parametrize("q_shape, k_shape, v_shape, mask", [a for a in ATTENTION_INPUTS if len(a[0]) == 2])
+def test_given_attention_loop_is_right(q_shape, k_shape, v_shape, mask):
+    # Notebook 06 asks students to match attention_loop, so it must itself match the independent reference.
+    Q, K, V = rng.normal(size=q_shape), rng.normal(size=k_shape), rng.normal(size=v_shape)
+    _close(ref.attention_loop(Q, K, V, mask), loop.scaled_dot_product_attention(Q, K, V, mask))
+
+
+@pytest.mark.parametrize("q_shape, k_shape, v_shape, mask", ATTENTION_INPUTS)
+def test_source_vectorized_attention(q_shape, k_shape, v_shape, mask):
+    vectorized = _solutions()["vectorized_attention"]
+    Q, K, V = 1e3 * rng.normal(size=q_shape), rng.normal(size=k_shape), rng.normal(size=v_shape)
+    _close(vectorized(Q, K, V, mask=mask), loop.scaled_dot_product_attention(Q, K, V, mask))
