@@ -140,3 +140,19 @@ def plot_saturation(dims, max_weight_unscaled, max_weight_scaled):
     ax.legend(loc="center right")
     fig.tight_layout()
     plt.show()
+
+
+def plot_losses(curves, title, ylabel="cross-entropy loss"):
+    """Show training curves ({label: losses per step}) on a log scale."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for label, losses in curves.items():
+        ax.plot(np.arange(1, len(losses) + 1), np.maximum(losses, 1e-6), label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    plt.show()

@@ -49,7 +49,8 @@ def _students():
     """{student id: {notebook: {grade_id: code}}} and {(function, mistake): student id}. Mistake student k of a
     pack submits only that notebook, with the k-th mistake of each function in the pack and the rest correct."""
     correct = {nb: {f: REFERENCE[f] for f in REFERENCE if NOTEBOOK_OF[f] == nb} for nb in NOTEBOOKS}
-    students = {"reference": correct, "stub": {nb: {} for nb in NOTEBOOKS}}
+    complete = {nb: {**codes, **WRITTEN.get(nb, {})} for nb, codes in correct.items()}
+    students = {"reference": complete, "stub": {nb: {} for nb in NOTEBOOKS}}
     student_of = {}
     for notebook in NOTEBOOKS:
         for p, pack in enumerate(_packs(notebook)):
@@ -65,6 +66,13 @@ def _students():
     return students, student_of
 
 
+# Written answers, graded by hand: the reference student writes one, the stub leaves "YOUR ANSWER HERE".
+WRITTEN = {
+    "07_what_attention_weights_are_not": {
+        "weights_are_not_thoughts": "Section 4 shows that which head attends 1 back changes with the seed, and "
+        "section 5 that the same weights can carry different content; only the ablation tests a head's role."
+    }
+}
 STUDENTS, STUDENT_OF = _students()
 
 
@@ -93,7 +101,7 @@ def graded(tmp_path_factory):
     for run in runs:
         assert run.returncode == 0, run.stdout + run.stderr
 
-    results = {}
+    results, manual = {}, {}
     for i, student in enumerate(sorted(STUDENTS)):
         course = courses[i % WORKERS]
         results[student] = {}
@@ -106,7 +114,17 @@ def graded(tmp_path_factory):
                     if c.metadata.get("nbgrader", {}).get("grade")
                 }
                 grades = gb.find_submission_notebook(notebook, ASSIGNMENT, student).grades
-                results[student][notebook] = {g.name: (g.score, g.max_score, outputs[g.name]) for g in grades}
+                results[student][notebook] = {
+                    g.name: (g.score, g.max_score, outputs[g.name])
+                    for g in grades
+                    if g.cell.cell_type == "code"
+                }
+                manual[student, notebook] = {
+                    g.name: (g.auto_score, g.needs_manual_grade)
+                    for g in grades
+                    if g.cell.cell_type == "markdown"
+                }
+    results["_manual"] = manual
     results["_courses"] = {s: courses[i % WORKERS] for i, s in enumerate(sorted(STUDENTS))}
     return results
 
@@ -123,6 +141,15 @@ def test_reference_earns_full_marks(graded):
         for grade_id, (score, max_score, output) in grades.items():
             assert max_score > 0
             assert score == max_score, f"{notebook}:{grade_id}\n{output}"
+
+
+def test_written_answers_wait_for_the_instructor(graded):
+    for notebook, answers in WRITTEN.items():
+        for grade_id in answers:
+            assert graded["_manual"]["reference", notebook][grade_id] == (None, True), (
+                "an answer needs a human"
+            )
+            assert graded["_manual"]["stub", notebook][grade_id] == (0, False), "no answer earns zero at once"
 
 
 def test_stub_earns_zero(graded):
