@@ -38,7 +38,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format helpers tests source
 
-# For maintainers: re-run source/ to refresh its stored outputs, then regenerate the student release.
+# For maintainers: re-run source/ to refresh its stored outputs, then regenerate the student release (and the
+# tutor's copy of the course text, which is read from the release so that it never holds a solution).
 outputs: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.record_timing=False --ExecutePreprocessor.store_widget_state=False \
@@ -47,6 +48,7 @@ outputs: $(STAMP)
 
 release: $(STAMP)
 	$(BIN)/nbgrader generate_assignment attention --force --no-db
+	$(BIN)/python -m helpers.tutor notebooks/attention > helpers/course_text.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache gradebook.db

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from helpers import progress
+
 
 class CheckFailure(AssertionError):
     """Raised by a check: the message names the failing case and the likely mistake."""
@@ -200,3 +202,5 @@ def run_check(fn, spec, hidden=False):
                 raise CheckFailure(f"{spec.name} failed the property check: {problem}.\n  Hint: {hint}")
     n = len(cases) + (0 if hidden else len(spec.properties))
     print(f"✓ {spec.name}: all {n} {'hidden ' if hidden else ''}checks passed.")
+    if not hidden:
+        progress.record_check(spec.name)

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -12,6 +13,9 @@ import numpy as np
 import pytest
 
 from helpers import reference as ref
+
+# Progress goes to a throwaway file, for this process and every kernel it starts, never to the user's own.
+os.environ["ATTENTION_COURSE_PROGRESS"] = os.path.join(tempfile.mkdtemp(prefix="progress-"), "progress.json")
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "attention"

@@ -51,6 +51,9 @@ def _students():
     correct = {nb: {f: REFERENCE[f] for f in REFERENCE if NOTEBOOK_OF[f] == nb} for nb in NOTEBOOKS}
     complete = {nb: {**codes, **WRITTEN.get(nb, {})} for nb, codes in correct.items()}
     students = {"reference": complete, "stub": {nb: {} for nb in NOTEBOOKS}}
+    # Ten right, three wrong letters, one lower case (still right), one not a letter: 11 points of 15.
+    partial = QUIZ_KEY[:10] + "BBB" + QUIZ_KEY[13].lower() + "E"
+    students["quiz-partial"] = {QUIZ: {"quiz_answers": _quiz_cell(partial)}}
     student_of = {}
     for notebook in NOTEBOOKS:
         for p, pack in enumerate(_packs(notebook)):
@@ -66,12 +69,22 @@ def _students():
     return students, student_of
 
 
+QUIZ_KEY = "ADDBCDBCACDCDAD"  # worked out from the lesson; tests/test_quiz.py says why
+QUIZ = "08_end_of_lesson_check"
+
+
+def _quiz_cell(letters):
+    return "answers = {\n" + "".join(f"    {n}: {letter!r},\n" for n, letter in enumerate(letters, 1)) + "}"
+
+
 # Written answers, graded by hand: the reference student writes one, the stub leaves "YOUR ANSWER HERE".
+# The quiz's answers are code, but like them they are not a function: the reference student gives every right one.
 WRITTEN = {
+    QUIZ: {"quiz_answers": _quiz_cell(QUIZ_KEY)},
     "07_what_attention_weights_are_not": {
         "weights_are_not_thoughts": "Section 4 shows that which head attends 1 back changes with the seed, and "
         "section 5 that the same weights can carry different content; only the ablation tests a head's role."
-    }
+    },
 }
 STUDENTS, STUDENT_OF = _students()
 
@@ -143,9 +156,22 @@ def test_reference_earns_full_marks(graded):
             assert score == max_score, f"{notebook}:{grade_id}\n{output}"
 
 
+def test_quiz_scores_one_point_per_right_answer(graded):
+    for student, expected in [("reference", 15), ("quiz-partial", 11), ("stub", 0)]:
+        grades = graded[student][QUIZ]
+        assert sum(m for _, m, _ in grades.values()) == 15
+        assert sum(s for s, _, _ in grades.values()) == expected, student
+    wrong = graded["quiz-partial"][QUIZ]["test_quiz_question_11"][2]
+    assert "is not the best answer" in wrong and "07 · section 5" in wrong, (
+        "feedback explains and points back"
+    )
+
+
 def test_written_answers_wait_for_the_instructor(graded):
     for notebook, answers in WRITTEN.items():
         for grade_id in answers:
+            if grade_id == "quiz_answers":
+                continue
             assert graded["_manual"]["reference", notebook][grade_id] == (None, True), (
                 "an answer needs a human"
             )
@@ -157,7 +183,7 @@ def test_stub_earns_zero(graded):
         for grade_id, (score, _, _) in grades.items():
             assert score == 0, f"{notebook}:{grade_id}"
         visible = [output for grade_id, (_, _, output) in grades.items() if not grade_id.endswith("_hidden")]
-        assert all("is not implemented yet" in output for output in visible)
+        assert all("is not implemented yet" in output or "has no answer yet" in output for output in visible)
 
 
 @pytest.mark.parametrize(

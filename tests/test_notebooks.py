@@ -24,6 +24,11 @@ def _meta(cell):
     return cell.metadata.get("nbgrader", {})
 
 
+def _defines_functions(cells):
+    """Whether the notebook asks for functions (whose figures and hints these tests then expect)."""
+    return any(_meta(c).get("solution") and re.search(r"^def ", c.source, re.M) for c in cells)
+
+
 def _execute(path, env_grading=None, monkeypatch=None):
     nb = _read(path)
     if env_grading:
@@ -58,10 +63,17 @@ def test_released_notebook_fails_only_in_its_tests(name):
         for c in nb.cells
         if c.cell_type == "code" and _meta(c).get("grade") and re.sub(r"#.*", "", c.source).strip()
     }
-    assert set(errors) == visible_tests, "only the visible test cells of unwritten functions may fail"
-    for output in errors.values():
-        assert output.ename == "CheckFailure" and "is not implemented yet" in output.evalue
-    if visible_tests:
+    stubs = {c.id for c in nb.cells if c.cell_type == "code" and _meta(c).get("solution")}
+    assert visible_tests <= set(errors) <= visible_tests | stubs, (
+        "only unwritten stubs and their tests may fail"
+    )
+    for cell_id, output in errors.items():
+        if cell_id in stubs:  # a stub that runs at the top level of its cell (the quiz's answers)
+            assert output.ename == "NotImplementedError"
+        else:
+            assert output.ename == "CheckFailure"
+            assert "is not implemented yet" in output.evalue or "has no answer yet" in output.evalue
+    if _defines_functions(nb.cells):
         html = "".join(
             str(o.get("data", {}).get("text/html", "")) for c in nb.cells for o in c.get("outputs", [])
         )
@@ -98,6 +110,13 @@ def test_layout(name):
                 "the rubric stays in source/"
             )
             assert header is not None and "Difficulty" in header.source
+        elif meta.get("grade_id") == "quiz_answers":
+            assert "answers = {\n" + "".join(f"    {n}: None,\n" for n in range(1, 16)) + "}" in cell.source
+            tests = [c for c in cells if _meta(c).get("grade_id", "").startswith("test_quiz_question_")]
+            assert [c.source.strip() for c in tests] == [
+                f"check_quiz_answer(answers, {n})" for n in range(1, 16)
+            ]
+            assert all(_meta(c)["points"] == 1 for c in tests), "one point per question"
         elif meta.get("solution"):
             grade_id = meta["grade_id"]
             assert re.search(rf"^def {grade_id}\(", cell.source, re.M), "grade_id is the function's name"
@@ -114,7 +133,7 @@ def test_layout(name):
             assert (
                 "### BEGIN HIDDEN TESTS" in hidden and f"check_{grade_id}({grade_id}, hidden=True)" in hidden
             )
-    if any(_meta(c).get("solution") and c.cell_type == "code" for c in cells):
+    if _defines_functions(cells):
         assert any("<details><summary>Hint</summary>" in c.source for c in cells if c.cell_type == "markdown")
 
 

@@ -19,7 +19,9 @@ def _solutions():
         namespace = student_namespace()
         for code in solution_cells(path).values():
             exec(code, namespace)
-        found.update({name: namespace[name] for name in solution_cells(path)})
+        found.update(
+            {name: namespace[name] for name in solution_cells(path) if callable(namespace.get(name))}
+        )
     return found
 
 

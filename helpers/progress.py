@@ -1,0 +1,147 @@
+"""A student's progress, saved locally: which checks passed, the quiz score, and so which notebooks are done.
+
+Where: ``~/.attention-course/progress.json``, or the file named by the environment variable
+``ATTENTION_COURSE_PROGRESS``. Nothing is saved while nbgrader grades (``NBGRADER_EXECUTION`` is set).
+
+Safety: a missing file is an empty record. A file that cannot be read or parsed never breaks a notebook: it is
+treated as empty, and before anything is written over it, it is copied to ``progress.json.corrupt-N``. Writes
+go to a temporary file in the same folder and then replace the old file in one step, so a crash never leaves
+half a file.
+"""
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from helpers.widgets import grading
+
+ENV = "ATTENTION_COURSE_PROGRESS"
+DEFAULT = Path("~/.attention-course/progress.json")
+
+# Which checks make up each notebook (the quiz counts for notebook 08).
+NOTEBOOK_CHECKS = {
+    "01_queries_keys_values": ["similarity_scores", "soft_lookup"],
+    "02_softmax": ["softmax"],
+    "03_scaled_dot_product_attention": ["scaled_dot_product_attention"],
+    "04_self_attention_and_causal_masks": ["self_attention", "causal_mask"],
+    "05_multi_head_attention": ["split_heads", "combine_heads", "multi_head_attention"],
+    "06_parallelism_and_scale": ["vectorized_attention"],
+    "07_what_attention_weights_are_not": [],
+    "08_end_of_lesson_check": ["quiz"],
+}
+
+
+def path():
+    return Path(os.environ.get(ENV) or DEFAULT).expanduser()
+
+
+def _empty():
+    return {"version": 1, "checks": {}, "quiz": None}
+
+
+def load():
+    """The saved record, or an empty one if there is none or it cannot be read. Never raises."""
+    try:
+        data = json.loads(path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return _empty()
+    if not isinstance(data, dict) or not isinstance(data.get("checks"), dict):
+        return _empty()
+    return {**_empty(), **data}
+
+
+def _readable(file):
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        return isinstance(data, dict) and isinstance(data.get("checks"), dict)
+    except (OSError, ValueError):
+        return False
+
+
+def _back_up_if_corrupt(file):
+    if file.exists() and not _readable(file):
+        n = 1
+        while file.with_name(f"{file.name}.corrupt-{n}").exists():
+            n += 1
+        file.with_name(f"{file.name}.corrupt-{n}").write_bytes(file.read_bytes())
+
+
+def save(record):
+    """Write ``record`` atomically. Returns False (and changes nothing) if the folder cannot be written."""
+    file = path()
+    temporary = None
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        _back_up_if_corrupt(file)
+        handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(record, out, indent=2, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, file)
+        return True
+    except OSError:
+        if temporary and os.path.exists(temporary):
+            os.remove(temporary)
+        return False
+
+
+def record_check(name):
+    """Remember that the check for ``name`` passed (not while grading)."""
+    if grading():
+        return
+    record = load()
+    record["checks"][name] = {"passed": True, "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+    save(record)
+
+
+def record_quiz(correct, total):
+    if grading():
+        return
+    record = load()
+    record["quiz"] = {"correct": correct, "total": total, "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if correct == total:
+        record["checks"]["quiz"] = {"passed": True, "when": record["quiz"]["when"]}
+    save(record)
+
+
+def summary(record=None):
+    """{notebook: (checks passed, checks in it)} and the quiz score, for the progress widget."""
+    record = load() if record is None else record
+    done = {name for name, entry in record["checks"].items() if entry.get("passed")}
+    notebooks = {nb: (len(set(checks) & done), len(checks)) for nb, checks in NOTEBOOK_CHECKS.items()}
+    return notebooks, record.get("quiz")
+
+
+def summary_html(record=None):
+    notebooks, quiz = summary(record)
+    rows = []
+    for notebook, (done, total) in notebooks.items():
+        if total == 0:
+            status = "no checks: read and run it"
+        elif done == total:
+            status = "✓ done"
+        else:
+            status = f"{done} of {total} checks passed"
+        rows.append(f"<tr><td>{notebook}</td><td>{status}</td></tr>")
+    quiz_line = f"{quiz['correct']} / {quiz['total']}" if quiz else "not taken yet"
+    return (
+        f"<table><tr><th>notebook</th><th>progress</th></tr>{''.join(rows)}</table>"
+        f"<p>Quiz score: {quiz_line}. Saved in <code>{path()}</code>.</p>"
+    )
+
+
+def progress_widget():
+    """The saved progress as a table, with a button to read it again."""
+    import ipywidgets as w
+
+    from helpers.widgets import Explorer
+
+    if grading():
+        return None
+    table = w.HTML(summary_html())
+    refresh = w.Button(description="Refresh", icon="refresh")
+    refresh.on_click(lambda _: setattr(table, "value", summary_html()))
+    return Explorer([refresh, table], "progress")

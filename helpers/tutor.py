@@ -1,0 +1,239 @@
+"""A tutor that answers questions about the lesson from the course's own text, and says so when it cannot.
+
+Answering is itself a small attention over the course: the question is the query, each section of the released
+notebooks is a key (and its text the value). Both are embedded as TF-IDF vectors over the course's vocabulary,
+the scores are cosine similarities, softmax turns them into weights, and the answer is drawn from the passages
+with the most weight. When no passage is similar enough, the tutor declines instead of guessing.
+
+Deterministic, offline, no model: the passages are in ``course_text.json`` beside this file, generated from
+``notebooks/`` by ``python -m helpers.tutor notebooks/attention`` (``make release`` does it; a test keeps it in
+step).
+
+    from helpers.tutor import ask
+    answer = ask("Why do we divide by sqrt(d_k)?")
+    answer.text, answer.sources, answer.grounded
+"""
+
+import json
+import math
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from helpers.reference import softmax
+
+TEXT_FILE = Path(__file__).with_name("course_text.json")
+MIN_SIMILARITY = 0.12  # below this, nothing in the course is about the question
+TEMPERATURE = 0.05  # softmax over cosine similarities: small, so the best passages dominate
+# A question must name at least one of these (stemmed) to be about the lesson at all: shared everyday words
+# ("car", "like") must not make a question about cooking look like one about attention.
+TOPIC = set(
+    """attention query key value softmax sigmoid mask causal head weight score token sequence position lookup
+    dot product similarity scale scaling sqrt dk d_k d_model d_head temperature transformer embedding matrix
+    parallel parallelism recurrent rnn context length layer projection w_q w_k w_v w_o self multi quiz lesson
+    specialis specializ ablation architecture gpt model notebook overflow normalis normaliz blend heatmap""".split()
+)
+
+
+@cache
+def _topic():
+    return {_stem(word) for word in TOPIC}
+
+
+STOPWORDS = set(
+    """a an the and or of to in on at for from by with without as is are was were be been being it its this that
+    these those there here what which who whom whose why how when where do does did done can could should would
+    will shall may might must not no yes i you we they he she me my your our their them us so than then also just
+    about into over under between if else very more most much many some any each every all only same other such
+    own too again once both few up down out off one two three use used using get gets got make makes like see say
+    please tell explain mean means""".split()
+)
+
+
+@dataclass
+class Answer:
+    text: str
+    sources: list = field(default_factory=list)
+    grounded: bool = False
+
+    def _repr_html_(self):
+        cite = "".join(f"<li>{s}</li>" for s in self.sources)
+        return f"<p>{self.text}</p>" + (f"<p><small>Sources:</small></p><ul>{cite}</ul>" if cite else "")
+
+
+# --- building the passages ----------------------------------------------------------------------------------
+
+
+LATEX = {r"\le": "<=", r"\infty": "infinity", r"\to": "->", r"\times": "x", r"\cdot": "·", r"\dots": "..."}
+
+
+def _clean(markdown):
+    text = re.sub(r"<[^>]+>", " ", markdown)  # html tags (hint blocks, ...)
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # [link text](target) -> link text
+    text = re.sub(r"^> \*\*Difficulty\*\*.*$", " ", text, flags=re.M)  # exercise headers: not content
+    text = re.sub(r"\\sqrt\{([^}]*)\}", r"sqrt(\1)", text)
+    text = re.sub(r"\\operatorname\{([^}]*)\}", r"\1", text)
+    for command, plain in LATEX.items():
+        text = text.replace(command, plain)
+    text = re.sub(r"\\[a-zA-Z]+", " ", text)  # other LaTeX commands
+    text = re.sub(r"[$`*{}|>#]", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _sections(cells):
+    """(heading, [lines]) for each ## or ### section of a notebook's markdown, solutions left out."""
+    sections = []
+    for cell in cells:
+        if cell["cell_type"] != "markdown" or cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            continue
+        for line in "".join(cell["source"]).splitlines():
+            heading = re.match(r"^#{2,3} (.*)", line)
+            if heading:
+                sections.append((_clean(re.sub(r"^\d+\.\s*", "", heading[1])), []))
+            elif sections:
+                sections[-1][1].append(line)
+    return sections
+
+
+def build_passages(folder):
+    """One passage per section (## or ###) of every released notebook in ``folder``, and one per row of a
+    table of terms (rows that start with a bold term)."""
+    passages = []
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        for section, lines in _sections(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+            for line in lines:
+                if re.match(r"^\| \*\*(.+?)\*\* \|(.*)\|\s*$", line):
+                    cells = [_clean(c) for c in line.strip().strip("|").split("|")]
+                    text = f"{cells[0]}: {'; '.join(c for c in cells[1:] if c)}."
+                    passages.append(
+                        {"notebook": path.stem, "section": f"{section}: {cells[0]}", "text": text}
+                    )
+            text = _clean("\n".join(lines))
+            if len(text.split()) >= 8:
+                passages.append({"notebook": path.stem, "section": section, "text": text})
+    return passages
+
+
+# --- embedding and retrieval --------------------------------------------------------------------------------
+
+
+def _stem(word):
+    """A light stemmer, enough to match "scores", "scored" and "score", or "queries" and "query"."""
+    if len(word) > 4 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif len(word) > 4 and word.endswith(("sses", "shes", "ches", "xes")):
+        word = word[:-2]
+    elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    for suffix in ("ation", "ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if len(word) > 4 and word.endswith("e") else word
+
+
+def terms(text):
+    words = [_stem(w) for w in re.findall(r"[a-z0-9_]+", text.lower()) if w not in STOPWORDS and len(w) > 1]
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+
+@cache
+def _index():
+    passages = json.loads(TEXT_FILE.read_text(encoding="utf-8"))
+    # A section's title counts three times: it says what the section is about.
+    docs = [Counter(terms(" ".join([p["section"]] * 3 + [p["text"]]))) for p in passages]
+    vocab = sorted({t for d in docs for t in d})
+    position = {t: i for i, t in enumerate(vocab)}
+    df = np.zeros(len(vocab))
+    for d in docs:
+        for t in d:
+            df[position[t]] += 1
+    idf = np.log((len(docs) + 1) / (df + 1)) + 1
+    keys = np.stack([_embed(d, position, idf) for d in docs])
+    return passages, position, idf, keys
+
+
+def _embed(counts, position, idf):
+    vector = np.zeros(len(idf))
+    for term, count in counts.items():
+        if term in position:
+            vector[position[term]] = (1 + math.log(count)) * idf[position[term]]
+    norm = np.linalg.norm(vector)
+    return vector / norm if norm else vector
+
+
+def retrieve(question):
+    """(similarities, attention weights) of the question over every passage: one query, many keys."""
+    passages, position, idf, keys = _index()
+    query = _embed(Counter(terms(question)), position, idf)
+    similarity = keys @ query
+    return similarity, softmax(similarity / TEMPERATURE)
+
+
+def _best_sentences(text, question, count=2):
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    wanted = set(terms(question))
+    ranked = sorted(range(len(sentences)), key=lambda i: (-len(wanted & set(terms(sentences[i]))), i))
+    return " ".join(sentences[i] for i in sorted(ranked[:count]))
+
+
+def _cite(passage):
+    return f"{passage['notebook']}: {passage['section']}"
+
+
+DECLINE = (
+    "I don't know: I can only answer from this course's notebooks, and nothing in them is about that. "
+    "Try asking about queries, keys and values, softmax, scaling, masks, heads, or what attention weights mean."
+)
+
+
+def ask(question):
+    """Answer ``question`` in two or three sentences from the course text, citing the sections used."""
+    passages = _index()[0]
+    similarity, weights = retrieve(question)
+    words = {_stem(w) for w in re.findall(r"[a-z0-9_]+", question.lower())}
+    on_topic = any(w in _topic() or any(w.startswith(t) for t in _topic() if len(t) > 6) for w in words)
+    if not on_topic or similarity.max() < MIN_SIMILARITY:
+        return Answer(DECLINE, [], False)
+    order = np.argsort(-weights, kind="stable")
+    chosen = [i for i in order[:2] if weights[i] >= 0.25 * weights[order[0]]]
+    best = passages[chosen[0]]
+    text = f"From the course: {_best_sentences(best['text'], question)}"
+    more = " and ".join(
+        f'"{passages[i]["section"]}" in notebook {passages[i]["notebook"][:2]}' for i in chosen
+    )
+    return Answer(f"{text} Read more in {more}.", [_cite(passages[i]) for i in chosen], True)
+
+
+def tutor_widget():
+    """A text box and a button; the answer appears below."""
+    import ipywidgets as w
+
+    from helpers.widgets import Explorer, grading
+
+    if grading():
+        return None
+    question = w.Text(
+        placeholder="Ask about this lesson, e.g. why divide by sqrt(d_k)?",
+        continuous_update=False,  # answer on Enter, not on every key
+        layout=w.Layout(width="70%"),
+    )
+    button = w.Button(description="Ask", button_style="primary")
+    reply = w.HTML()
+
+    def answer(_=None):
+        if question.value.strip():
+            reply.value = ask(question.value)._repr_html_()
+
+    button.on_click(answer)
+    question.observe(answer, names="value")
+    return Explorer([w.HBox([question, button]), reply], "tutor")
+
+
+if __name__ == "__main__":
+    print(json.dumps(build_passages(sys.argv[1]), indent=1, ensure_ascii=False))

@@ -1,0 +1,99 @@
+"""The tutor: answers in-scope questions from the right section of the course, declines out-of-scope ones, and
+reads a copy of the course text that is in step with the released notebooks."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import RELEASE, ROOT
+
+from helpers import tutor
+
+IN_SCOPE = [
+    ("Why do we divide by sqrt(d_k)?", "03_scaled_dot_product_attention: Why divide by sqrt(d_k) ?"),
+    (
+        "Why does a language model need a causal mask?",
+        "04_self_attention_and_causal_masks: Why a causal mask",
+    ),
+    ("What is a causal mask for?", "causal mask"),  # the key terms entry, which names 04, sections 3-5
+    ("What does the query represent?", "01_queries_keys_values: Who does what: query"),
+    ("Why softmax and not a sigmoid?", "02_softmax: Why not a sigmoid?"),
+    ("Why do we need several heads?", "05_multi_head_attention: Why several heads"),
+    ("How does temperature change the weights?", "02_softmax: Play with it: scores and temperature"),
+    ("How much memory do the attention weights need for long contexts?", "06_parallelism_and_scale:"),
+    (
+        "Can anyone predict which architecture will win?",
+        "07_what_attention_weights_are_not: Which architecture wins?",
+    ),
+    (
+        "Why does the mask go before the softmax?",
+        "04_self_attention_and_causal_masks: Why the mask goes before",
+    ),
+    ("What is a value?", "value"),
+]
+OUT_OF_SCOPE = [
+    "What is the capital of France?",
+    "How do I bake sourdough bread?",
+    "Who won the football world cup in 2018?",
+    "What's the weather like tomorrow?",
+    "hello",
+    "",
+]
+
+
+@pytest.mark.parametrize("question, source", IN_SCOPE)
+def test_in_scope_questions_cite_the_section_that_teaches_it(question, source):
+    answer = tutor.ask(question)
+    assert answer.grounded
+    assert any(source in s for s in answer.sources), answer.sources
+    assert answer.text.startswith("From the course:") and 2 <= answer.text.count(". ") + 1 <= 6
+    assert "Read more in" in answer.text
+
+
+@pytest.mark.parametrize("question", OUT_OF_SCOPE)
+def test_out_of_scope_questions_are_declined(question):
+    answer = tutor.ask(question)
+    assert not answer.grounded and answer.sources == []
+    assert answer.text.startswith("I don't know")
+
+
+def test_answers_quote_the_course_only():
+    passages = json.loads(tutor.TEXT_FILE.read_text())
+    for question, _ in IN_SCOPE:
+        answer = tutor.ask(question)
+        quoted = answer.text.removeprefix("From the course: ").split(" Read more in")[0]
+        for sentence in quoted.split(". "):  # the best sentences of one passage, in the passage's order
+            assert any(sentence.rstrip(".") in p["text"] for p in passages), sentence
+
+
+def test_retrieval_is_attention_over_passages():
+    similarity, weights = tutor.retrieve("why divide by sqrt(d_k)")
+    assert weights.shape == similarity.shape and np.isclose(weights.sum(), 1.0) and np.all(weights >= 0)
+    assert np.argmax(weights) == np.argmax(similarity)
+
+
+def test_deterministic():
+    assert tutor.ask("What is a head?") == tutor.ask("What is a head?")
+
+
+def test_course_text_is_in_step_with_the_release():
+    fresh = tutor.build_passages(RELEASE)
+    assert json.loads(tutor.TEXT_FILE.read_text()) == fresh, (
+        "run `make release` to refresh helpers/course_text.json"
+    )
+
+
+def test_course_text_holds_no_solution_or_rubric():
+    text = tutor.TEXT_FILE.read_text()
+    assert "Rubric" not in text and "BEGIN SOLUTION" not in text and "model answer" not in text.lower()
+    assert str(ROOT) not in text
+
+
+def test_widget_answers_a_typed_question():
+    widget = tutor.tutor_widget()
+    (question, button), reply = widget.children[0].children, widget.children[1]
+    question.value = "Why do we divide by sqrt(d_k)?"
+    assert "Why divide by sqrt(d_k)" in reply.value
+    question.value = "What is the capital of France?"
+    button.click()
+    assert "I don't know" in reply.value
