@@ -41,9 +41,10 @@ lint: $(STAMP)
 # For maintainers: re-run source/ to refresh its stored outputs, then regenerate the student release (and the
 # tutor's copy of the course text, which is read from the release so that it never holds a solution).
 outputs: $(STAMP)
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	ATTENTION_COURSE_PROGRESS=$$(mktemp -d)/progress.json $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.record_timing=False --ExecutePreprocessor.store_widget_state=False \
 		source/attention/*.ipynb
+	$(BIN)/python -m helpers.notebook_outputs source/attention/*.ipynb
 	$(MAKE) release
 
 release: $(STAMP)

@@ -144,3 +144,4 @@ def test_source_outputs_are_deterministic_text(name):
     assert not re.search(r"0x[0-9a-f]{6,}", text)
     assert '"widgets"' not in json.loads(text)["metadata"]
     assert "iopub.execute_input" not in text
+    assert "application/vnd.jupyter.widget-view+json" not in text, "random widget ids: run `make outputs`"
