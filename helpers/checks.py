@@ -741,15 +741,18 @@ def _self_attention_with(q="q", k="k", v="v", use_mask=True, transpose=False):
     return attention
 
 
+def _future_leaks(outputs, X):
+    """Whether ``outputs(X)`` (one row per position) changes at earlier positions when only the last token does."""
+    changed = X.copy()
+    changed[-1] += 5.0
+    return not np.allclose(outputs(X)[:-1], outputs(changed)[:-1], rtol=1e-12, atol=1e-12)
+
+
 def _self_attention_prop_causal(fn):
     r = _rng(13)
     X = r.normal(size=(6, 4))
     W_q, W_k, W_v = _weights(r, 4, 4), _weights(r, 4, 4), _weights(r, 4, 3)
-    changed = X.copy()
-    changed[-1] += 5.0  # only the last token changes
-    out, _ = fn(X, W_q, W_k, W_v, mask=ref.causal_mask(6))
-    out_changed, _ = fn(changed, W_q, W_k, W_v, mask=ref.causal_mask(6))
-    if not np.allclose(out[:-1], out_changed[:-1], rtol=1e-12, atol=1e-12):
+    if _future_leaks(lambda X: fn(X, W_q, W_k, W_v, mask=ref.causal_mask(6))[0], X):
         return (
             "with a causal mask, changing the last token changed the outputs of earlier positions",
             "earlier positions must not see later ones: pass the mask on to scaled_dot_product_attention.",
@@ -1051,13 +1054,8 @@ def _mha_prop_divisible(fn):
 
 
 def _mha_prop_causal(fn):
-    r = _rng(16)
-    args = list(_mha_args(r, (6, 8), 8))
-    out, _ = fn(*args, 2, mask=ref.causal_mask(6))
-    args[0] = args[0].copy()
-    args[0][-1] += 5.0
-    out_changed, _ = fn(*args, 2, mask=ref.causal_mask(6))
-    if not np.allclose(out[:-1], out_changed[:-1], rtol=1e-12, atol=1e-12):
+    X, *W = _mha_args(_rng(16), (6, 8), 8)
+    if _future_leaks(lambda X: fn(X, *W, 2, mask=ref.causal_mask(6))[0], X):
         return (
             "with a causal mask, changing the last token changed the outputs of earlier positions",
             "apply the mask in every head, before the softmax.",

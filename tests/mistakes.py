@@ -641,50 +641,15 @@ def vectorized_attention(Q, K, V, mask=None):
 """,
         "comprehension on line",
     ),
-    "no_scaling": (
-        """
-def vectorized_attention(Q, K, V, mask=None):
-    scores = Q @ np.swapaxes(K, -1, -2)
-    if mask is not None:
-        scores = np.where(mask, scores, -np.inf)
-    weights = softmax(scores)
-    return weights @ V, weights
-""",
-        "you forgot to scale",
-    ),
-    "mask_after_softmax": (
-        """
-def vectorized_attention(Q, K, V, mask=None):
-    weights = softmax(Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1]))
-    if mask is not None:
-        weights = np.where(mask, weights, 0.0)
-    return weights @ V, weights
-""",
-        "applied the mask after the softmax",
-    ),
-    "batch_transpose": (
-        """
-def vectorized_attention(Q, K, V, mask=None):
-    scores = Q @ K.T / np.sqrt(Q.shape[-1])
-    if mask is not None:
-        scores = np.where(mask, scores, -np.inf)
-    weights = softmax(scores)
-    return weights @ V, weights
-""",
-        "`K.T` reverses every axis",
-    ),
-    "softmax_wrong_axis": (
-        """
-def vectorized_attention(Q, K, V, mask=None):
-    scores = np.einsum("...qd,...kd->...qk", Q, K) / np.sqrt(Q.shape[-1])
-    if mask is not None:
-        scores = np.where(mask, scores, -np.inf)
-    weights = softmax(scores, axis=-2)
-    return weights @ V, weights
-""",
-        "softmax ran over the queries axis",
-    ),
 }
+# The classic mistakes of notebook 03 are just as easy to make here: the same student code, renamed.
+MISTAKES["vectorized_attention"].update(
+    {
+        name: (code.replace("def scaled_dot_product_attention(", "def vectorized_attention("), hint)
+        for name, (code, hint) in MISTAKES["scaled_dot_product_attention"].items()
+        if name in ("no_scaling", "mask_after_softmax", "batch_transpose", "softmax_wrong_axis")
+    }
+)
 
 # Functions whose reference solution calls the student's own earlier function: a mistake there costs them too.
 CALLS = {"soft_lookup": ["similarity_scores"], "multi_head_attention": ["split_heads", "combine_heads"]}
