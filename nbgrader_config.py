@@ -1,5 +1,8 @@
 """nbgrader configuration for attention-course. Run every nbgrader command from the repository root."""
 
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.course_id = "attention-course"
@@ -16,3 +19,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # A notebook that hangs is stopped, not waited on for ever; each of ours runs in seconds.
 c.Execute.timeout = 60
+
+# Feedback shows each failed test's message (the same hint the student saw), but not the code of hidden tests:
+# plain nbgrader prints it, and students would copy it.
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -5,6 +5,7 @@ classic mistake in tests/mistakes.py loses points and shows its own hint in the 
 feedback. Submissions are split over course copies graded side by side.
 """
 
+import json
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -89,6 +90,36 @@ WRITTEN = {
 STUDENTS, STUDENT_OF = _students()
 
 
+# Submissions that tamper with the notebook instead of answering (all on notebook 02, the fastest). They are
+# graded in a course copy of their own: nbgrader exits 1 after a kernel dies, and that run must still grade the
+# other students in it.
+TAMPER_NOTEBOOK = "02_softmax"
+WRONG_SOFTMAX = MISTAKES["softmax"]["no_max_subtraction"][0]
+
+
+def _tests_deleted(nb):
+    nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade")]
+
+
+def _tests_edited(nb):
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.source = "pass  # all good here"
+
+
+def _ids_duplicated(nb):
+    for cell in nb.cells:
+        cell.id = "same"
+
+
+TAMPERED = {  # student: (solution code, what else the student did, points expected out of 3)
+    "tamper-deleted-tests": (WRONG_SOFTMAX, _tests_deleted, 0),
+    "tamper-edited-tests": (WRONG_SOFTMAX, _tests_edited, 0),
+    "tamper-duplicate-ids": (REFERENCE["softmax"], _ids_duplicated, 3),
+    "tamper-kernel-dies": ("import os\nos._exit(0)", lambda nb: None, 0),
+}
+
+
 def _autograde(course):
     # Plain nbgrader, as an instructor types it; --force so that reruns regrade.
     return subprocess.run(
@@ -109,9 +140,18 @@ def graded(tmp_path_factory):
         folder.mkdir(parents=True)
         for notebook, codes in notebooks.items():
             nbformat.write(_submission(release, notebook, codes), folder / f"{notebook}.ipynb")
-    with ThreadPoolExecutor(WORKERS) as pool:
-        runs = list(pool.map(_autograde, courses))
-    for run in runs:
+    tamper_course = base.parent / "tampered"
+    shutil.copytree(base, tamper_course)
+    for student, (code, tamper, _) in TAMPERED.items():
+        nb = _submission(release, TAMPER_NOTEBOOK, {"softmax": code})
+        tamper(nb)
+        folder = tamper_course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        # Raw JSON, as the student's file holds it: nbformat.write would validate and repair the duplicate ids.
+        (folder / f"{TAMPER_NOTEBOOK}.ipynb").write_text(json.dumps(nb))
+    with ThreadPoolExecutor(WORKERS + 1) as pool:
+        runs = list(pool.map(_autograde, [*courses, tamper_course]))
+    for run in runs[:-1]:
         assert run.returncode == 0, run.stdout + run.stderr
 
     results, manual = {}, {}
@@ -138,6 +178,15 @@ def graded(tmp_path_factory):
                     if g.cell.cell_type == "markdown"
                 }
     results["_manual"] = manual
+    with Gradebook(f"sqlite:///{tamper_course / 'gradebook.db'}", COURSE_ID) as gb:
+        results["_tampered"] = {
+            student: sum(
+                g.score for g in gb.find_submission_notebook(TAMPER_NOTEBOOK, ASSIGNMENT, student).grades
+            )
+            for student in TAMPERED
+        }
+    results["_tamper_run"] = runs[-1]
+    results["_tamper_course"] = tamper_course
     results["_courses"] = {s: courses[i % WORKERS] for i, s in enumerate(sorted(STUDENTS))}
     return results
 
@@ -214,3 +263,28 @@ def test_feedback_shows_the_hint(graded):
     nbgrader(course, "generate_feedback", ASSIGNMENT, "--student", student)
     html = (course / "feedback" / student / ASSIGNMENT / f"{NOTEBOOK_OF[function]}.html").read_text()
     assert "Subtract the max of each row first" in html
+    graded_nb = (course / "autograded" / student / ASSIGNMENT / f"{NOTEBOOK_OF[function]}.ipynb").read_text()
+    assert "hidden=True" in graded_nb, "autograde ran the hidden tests"
+    assert "BEGIN HIDDEN TESTS" not in html and "hidden=True" not in html, (
+        "but feedback does not show their code"
+    )
+
+
+@pytest.mark.parametrize("student", TAMPERED)
+def test_tampering_earns_nothing(graded, student):
+    # Deleted and edited test cells are restored from the source; duplicate cell ids are repaired; a kernel
+    # that dies scores zero, never a pass.
+    assert graded["_tampered"][student] == TAMPERED[student][2]
+
+
+def test_a_dead_kernel_is_reported_and_does_not_stop_the_run(graded):
+    run = graded["_tamper_run"]
+    assert "Kernel died" in run.stderr + run.stdout
+    assert run.returncode == 1  # nbgrader reports the failure; the others were still graded (test above)
+
+
+def test_duplicate_ids_reached_nbgrader_unrepaired(graded):
+    # Otherwise the test above would prove nothing about nbgrader's repair.
+    folder = graded["_tamper_course"] / "submitted" / "tamper-duplicate-ids" / ASSIGNMENT
+    submitted = json.loads((folder / f"{TAMPER_NOTEBOOK}.ipynb").read_text())
+    assert {cell["id"] for cell in submitted["cells"]} == {"same"}
