@@ -23,3 +23,9 @@ c.Execute.timeout = 60
 # Feedback shows each failed test's message (the same hint the student saw), but not the code of hidden tests:
 # plain nbgrader prints it, and students would copy it.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# nbgrader zip_collect: submissions downloaded as <student id>_<notebook>.ipynb (or zips of them) into
+# downloaded/attention/archive/. The pattern is matched against the file's full path.
+c.FileNameCollectorPlugin.named_regexp = (
+    r".*/(?P<student_id>[A-Za-z0-9-]+)_(?P<file_id>[0-9]{2}_[A-Za-z0-9_]+\.ipynb)$"
+)
