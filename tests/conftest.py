@@ -35,12 +35,21 @@ def nbgrader(course, *args, check=True):
     return result
 
 
+_GENERATED = []  # the first course generated in this session; later ones are copies of it
+
+
 def make_course(dest):
     """A fresh course directory with source/, the committed config, a gradebook and a generated release."""
+    if _GENERATED:
+        shutil.copytree(_GENERATED[0], dest, dirs_exist_ok=True)
+        return dest
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copytree(ROOT / "source", dest / "source")
     shutil.copy(ROOT / "nbgrader_config.py", dest)
     nbgrader(dest, "generate_assignment", ASSIGNMENT)
+    pristine = dest.parent / f"{dest.name}-pristine"
+    shutil.copytree(dest, pristine)
+    _GENERATED.append(pristine)
     return dest
 
 
