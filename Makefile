@@ -40,7 +40,8 @@ lint: $(STAMP)
 
 # For maintainers: re-run source/ to refresh its stored outputs, then regenerate the student release (and the
 # tutor's copy of the course text, which is read from the release so that it never holds a solution).
-outputs: $(STAMP)
+# The release comes first as well: the tutor's course_text.json (made from it) is read when source/ runs.
+outputs: release
 	ATTENTION_COURSE_PROGRESS=$$(mktemp -d)/progress.json $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.record_timing=False --ExecutePreprocessor.store_widget_state=False \
 		source/attention/*.ipynb

@@ -82,6 +82,7 @@ def _clean(markdown):
         text = text.replace(command, plain)
     text = re.sub(r"\\[a-zA-Z]+", " ", text)  # other LaTeX commands
     text = re.sub(r"[$`*{}|>#]", " ", text)
+    text = re.sub(r"\s+([.,;:?!])", r"\1", text)  # "sqrt(d_k) ?" (where a formula ended) -> "sqrt(d_k)?"
     return re.sub(r"\s+", " ", text).strip()
 
 

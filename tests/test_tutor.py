@@ -10,7 +10,7 @@ from conftest import RELEASE, ROOT
 from helpers import tutor
 
 IN_SCOPE = [
-    ("Why do we divide by sqrt(d_k)?", "03_scaled_dot_product_attention: Why divide by sqrt(d_k) ?"),
+    ("Why do we divide by sqrt(d_k)?", "03_scaled_dot_product_attention: Why divide by sqrt(d_k)?"),
     (
         "Why does a language model need a causal mask?",
         "04_self_attention_and_causal_masks: Why a causal mask",
