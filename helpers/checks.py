@@ -8,12 +8,12 @@ import ast
 import functools
 import inspect
 import textwrap
-import time
 
 import numpy as np
 
 from helpers import reference as ref
 from helpers.checking import Case, Mistake, Spec, run_check
+from helpers.timing import best_time, random_qkv
 
 LESSON_SCORES = np.array([2.0, 0.5, -1.0, 0.0])
 
@@ -1026,19 +1026,15 @@ def _mha_error_hint(case, exc):
     return "read the error above: it names the line that failed."
 
 
-def _mha_with(
-    split=ref.split_heads, combine=ref.combine_heads, scale_by_d_model=False, use_w_o=True, axis=-1
-):
-    """Multi-head attention with one part done differently; each default is the correct choice."""
+def _mha_with(split=ref.split_heads, combine=ref.combine_heads, use_w_o=True, **attention_changes):
+    """Multi-head attention with one part done differently; each default is the correct choice, and
+    ``attention_changes`` go to :func:`_attention_with` for the attention inside each head."""
+    attend = _attention_with(**attention_changes)
 
     def mha(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
         Q, K, V = (split(X @ W, num_heads) for W in (W_q, W_k, W_v))
-        d = X.shape[-1] if scale_by_d_model else Q.shape[-1]
-        scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(d)
-        if mask is not None:
-            scores = np.where(np.expand_dims(mask, -3), scores, -np.inf)
-        weights = ref.softmax(scores, axis=axis)
-        out = combine(weights @ V)
+        heads, weights = attend(Q, K, V, None if mask is None else np.expand_dims(mask, -3))
+        out = combine(heads)
         return (out @ W_o if use_w_o else out), weights
 
     return mha
@@ -1078,7 +1074,7 @@ MULTI_HEAD_ATTENTION = Spec(
             "scale_by_d_model",
             "you scaled by sqrt(d_model). Each head attends with its own d_k = d_head = d_model // num_heads, so "
             "divide by sqrt(d_head).",
-            _mha_with(scale_by_d_model=True),
+            _mha_with(scale=lambda Q, K, V: Q.shape[-1] * Q.shape[-3]),  # d_head * num_heads = d_model
         ),
         Mistake(
             "split_without_transpose",
@@ -1151,19 +1147,13 @@ def _vectorized_prop_no_loops(fn):
 @functools.cache
 def _loop_seconds(n=256, d=16):
     """How long the given loop takes for n positions (measured once per session)."""
-    Q, K, V = _rng(17).normal(size=(3, n, d))
-    start = time.perf_counter()
-    ref.attention_loop(Q, K, V)
-    return time.perf_counter() - start
+    return best_time(ref.attention_loop, *random_qkv(n, d, seed=17), repeat=1)
 
 
 def _vectorized_prop_speed(fn):
     # Wide margin on purpose: 4 times the positions (16 times the scores) must still beat the loop. A correct
     # vectorised answer is about 20 times faster than that even on a busy machine.
-    Q, K, V = _rng(18).normal(size=(3, 512, 16))
-    start = time.perf_counter()
-    fn(Q, K, V)
-    seconds = time.perf_counter() - start
+    seconds = best_time(fn, *random_qkv(512, 16, seed=18), repeat=1)
     if seconds > _loop_seconds():
         return (
             f"n = 512 took {seconds:.2f} s, longer than the loop needs for n = 256 ({_loop_seconds():.2f} s)",

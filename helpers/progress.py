@@ -41,27 +41,22 @@ def _empty():
     return {"version": 1, "checks": {}, "quiz": None}
 
 
-def load():
-    """The saved record, or an empty one if there is none or it cannot be read. Never raises."""
-    try:
-        data = json.loads(path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return _empty()
-    if not isinstance(data, dict) or not isinstance(data.get("checks"), dict):
-        return _empty()
-    return {**_empty(), **data}
-
-
-def _readable(file):
+def _read(file):
+    """The record in ``file``, or None if it is missing, unreadable or not a progress record. Never raises."""
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
-        return isinstance(data, dict) and isinstance(data.get("checks"), dict)
     except (OSError, ValueError):
-        return False
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("checks"), dict) else None
+
+
+def load():
+    """The saved record, or an empty one if there is none or it cannot be read. Never raises."""
+    return {**_empty(), **(_read(path()) or {})}
 
 
 def _back_up_if_corrupt(file):
-    if file.exists() and not _readable(file):
+    if file.exists() and _read(file) is None:
         n = 1
         while file.with_name(f"{file.name}.corrupt-{n}").exists():
             n += 1

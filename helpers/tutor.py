@@ -197,8 +197,9 @@ def ask(question):
     """Answer ``question`` in two or three sentences from the course text, citing the sections used."""
     passages = _index()[0]
     similarity, weights = retrieve(question)
-    words = {_stem(w) for w in re.findall(r"[a-z0-9_]+", question.lower())}
-    on_topic = any(w in _topic() or any(w.startswith(t) for t in _topic() if len(t) > 6) for w in words)
+    on_topic = any(
+        w in _topic() or any(w.startswith(t) for t in _topic() if len(t) > 6) for w in terms(question)
+    )
     if not on_topic or similarity.max() < MIN_SIMILARITY:
         return Answer(DECLINE, [], False)
     order = np.argsort(-weights, kind="stable")

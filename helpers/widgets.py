@@ -113,6 +113,11 @@ def _live(title, controls, redraw, layout_controls):
     return Explorer([layout_controls, figure], title)
 
 
+def side_by_side(*figures):
+    """Several SVG figures in one row."""
+    return '<div style="display:flex;flex-wrap:wrap;gap:16px">' + "".join(figures) + "</div>"
+
+
 # --- notebook 01 --------------------------------------------------------------------------------------------
 
 
@@ -197,17 +202,12 @@ def scaling_explorer(attention, n_keys=6, seed=0):
             f"after dividing by sqrt({d_k.value}) = {np.sqrt(d_k.value):.1f}: "
             f"{np.std(scores) / np.sqrt(d_k.value):.1f}</p>"
         )
-        return f'<div style="display:flex;gap:12px">{unscaled}{scaled}</div>{note}'
+        return side_by_side(unscaled, scaled) + note
 
     return _live("scaling explorer", [d_k], redraw, d_k)
 
 
 # --- notebooks 04 and 05 ------------------------------------------------------------------------------------
-
-
-def side_by_side(*figures):
-    """Several SVG figures in one row."""
-    return '<div style="display:flex;flex-wrap:wrap;gap:16px">' + "".join(figures) + "</div>"
 
 
 def causal_explorer(self_attention, causal_mask, X, W_q, W_k, W_v, tokens):
