@@ -18,6 +18,8 @@ from helpers import reference as ref
 os.environ["ATTENTION_COURSE_PROGRESS"] = os.path.join(tempfile.mkdtemp(prefix="progress-"), "progress.json")
 
 ROOT = Path(__file__).resolve().parent.parent
+COURSE_ID = "attention-course"
+QUIZ_KEY = "ADDBCDBCACDCDAD"  # worked out from the lesson; tests/test_quiz.py gives the reason for each
 ASSIGNMENT = "attention"
 SOURCE = ROOT / "source" / ASSIGNMENT
 RELEASE = ROOT / "notebooks" / ASSIGNMENT
@@ -81,3 +83,18 @@ def solution_cells(notebook_path):
         for c in nb.cells
         if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
     }
+
+
+def submission(release_dir, notebook, codes=None):
+    """The released notebook with the solution cells in ``codes`` ({grade_id: code}) filled in."""
+    nb = nbformat.read(release_dir / f"{notebook}.ipynb", as_version=4)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and codes and meta["grade_id"] in codes:
+            cell.source = codes[meta["grade_id"]].strip()
+    return nb
+
+
+def quiz_cell(letters):
+    """The quiz_answers cell of a student who chose ``letters`` (one per question, in order)."""
+    return "answers = {\n" + "".join(f"    {n}: {letter!r},\n" for n, letter in enumerate(letters, 1)) + "}"

@@ -12,24 +12,24 @@ from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
-from conftest import ASSIGNMENT, ENV, NBGRADER, NOTEBOOKS, make_course, nbgrader
+from conftest import (
+    ASSIGNMENT,
+    COURSE_ID,
+    ENV,
+    NBGRADER,
+    NOTEBOOKS,
+    QUIZ_KEY,
+    make_course,
+    nbgrader,
+    quiz_cell,
+    submission,
+)
 from mistakes import CALLS, MISTAKES, NOTEBOOK_OF, REFERENCE
 from nbgrader.api import Gradebook
 
-COURSE_ID = "attention-course"
 # Separate course copies graded side by side. Kernels spend part of their time starting up and waiting, so one
 # more worker than the 2 cores still helps (measured on 2 cores: 2 workers 55 s, 3 workers 47 s, 4 workers 47 s).
 WORKERS = 3
-
-
-def _submission(release_dir, notebook, codes):
-    """The released notebook with the solution cells in ``codes`` ({grade_id: code}) filled in."""
-    nb = nbformat.read(release_dir / f"{notebook}.ipynb", as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in codes:
-            cell.source = codes[grade_id].strip()
-    return nb
 
 
 def _packs(notebook):
@@ -54,7 +54,7 @@ def _students():
     students = {"reference": complete, "stub": {nb: {} for nb in NOTEBOOKS}}
     # Ten right, three wrong letters, one lower case (still right), one not a letter: 11 points of 15.
     partial = QUIZ_KEY[:10] + "BBB" + QUIZ_KEY[13].lower() + "E"
-    students["quiz-partial"] = {QUIZ: {"quiz_answers": _quiz_cell(partial)}}
+    students["quiz-partial"] = {QUIZ: {"quiz_answers": quiz_cell(partial)}}
     student_of = {}
     for notebook in NOTEBOOKS:
         for p, pack in enumerate(_packs(notebook)):
@@ -70,18 +70,13 @@ def _students():
     return students, student_of
 
 
-QUIZ_KEY = "ADDBCDBCACDCDAD"  # worked out from the lesson; tests/test_quiz.py says why
 QUIZ = "08_end_of_lesson_check"
-
-
-def _quiz_cell(letters):
-    return "answers = {\n" + "".join(f"    {n}: {letter!r},\n" for n, letter in enumerate(letters, 1)) + "}"
 
 
 # Written answers, graded by hand: the reference student writes one, the stub leaves "YOUR ANSWER HERE".
 # The quiz's answers are code, but like them they are not a function: the reference student gives every right one.
 WRITTEN = {
-    QUIZ: {"quiz_answers": _quiz_cell(QUIZ_KEY)},
+    QUIZ: {"quiz_answers": quiz_cell(QUIZ_KEY)},
     "07_what_attention_weights_are_not": {
         "weights_are_not_thoughts": "Section 4 shows that which head attends 1 back changes with the seed, and "
         "section 5 that the same weights can carry different content; only the ablation tests a head's role."
@@ -139,11 +134,11 @@ def graded(tmp_path_factory):
         folder = courses[i % WORKERS] / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
         for notebook, codes in notebooks.items():
-            nbformat.write(_submission(release, notebook, codes), folder / f"{notebook}.ipynb")
+            nbformat.write(submission(release, notebook, codes), folder / f"{notebook}.ipynb")
     tamper_course = base.parent / "tampered"
     shutil.copytree(base, tamper_course)
     for student, (code, tamper, _) in TAMPERED.items():
-        nb = _submission(release, TAMPER_NOTEBOOK, {"softmax": code})
+        nb = submission(release, TAMPER_NOTEBOOK, {"softmax": code})
         tamper(nb)
         folder = tamper_course / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)

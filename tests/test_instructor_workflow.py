@@ -12,13 +12,11 @@ import zipfile
 
 import nbformat
 import pytest
-from conftest import ASSIGNMENT, ENV, ROOT, make_course
+from conftest import ASSIGNMENT, COURSE_ID, ENV, QUIZ_KEY, ROOT, make_course, quiz_cell, submission
 from mistakes import MISTAKES, REFERENCE
 from nbgrader.api import Gradebook
 
 GUIDE = ROOT / "docs" / "instructors.md"
-COURSE_ID = "attention-course"
-QUIZ_KEY = "ADDBCDBCACDCDAD"
 SOFTMAX, QUIZ, WRITTEN = "02_softmax", "08_end_of_lesson_check", "07_what_attention_weights_are_not"
 
 
@@ -32,18 +30,10 @@ def _guide_commands():
 
 
 def _notebook(release, name, codes=None, tamper=None):
-    nb = nbformat.read(release / f"{name}.ipynb", as_version=4)
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and codes and meta["grade_id"] in codes:
-            cell.source = codes[meta["grade_id"]]
+    nb = submission(release, name, codes)
     if tamper:
         tamper(nb)
     return nbformat.writes(nb)
-
-
-def _quiz(letters):
-    return "answers = {" + ", ".join(f"{n}: {letter!r}" for n, letter in enumerate(letters, 1)) + "}"
 
 
 def _class(release):
@@ -52,7 +42,7 @@ def _class(release):
     right, wrong = REFERENCE["softmax"], MISTAKES["softmax"]["no_max_subtraction"][0]
     for i in range(6):  # complete work: softmax and the whole quiz right
         files[f"strong-{i}_{SOFTMAX}.ipynb"] = _notebook(release, SOFTMAX, {"softmax": right})
-        files[f"strong-{i}_{QUIZ}.ipynb"] = _notebook(release, QUIZ, {"quiz_answers": _quiz(QUIZ_KEY)})
+        files[f"strong-{i}_{QUIZ}.ipynb"] = _notebook(release, QUIZ, {"quiz_answers": quiz_cell(QUIZ_KEY)})
         expected[f"strong-{i}"] = 3 + 15
     files[f"strong-0_{WRITTEN}.ipynb"] = _notebook(
         release,
@@ -66,7 +56,7 @@ def _class(release):
             release, SOFTMAX, {"softmax": MISTAKES["softmax"][mistake][0]}
         )
         files[f"partial-{i}_{QUIZ}.ipynb"] = _notebook(
-            release, QUIZ, {"quiz_answers": _quiz(QUIZ_KEY[:8] + "BBBBBBB")}
+            release, QUIZ, {"quiz_answers": quiz_cell(QUIZ_KEY[:8] + "BBBBBBB")}
         )
         expected[f"partial-{i}"] = 8 + sum(QUIZ_KEY[n] == "B" for n in range(8, 15))
     for i in range(4):  # empty: the release as it was handed out
@@ -89,7 +79,7 @@ def _class(release):
     expected["deleted-tests"] = 0
     files[f"kernel-dies_{SOFTMAX}.ipynb"] = _notebook(release, SOFTMAX, {"softmax": "import os\nos._exit(3)"})
     expected["kernel-dies"] = 0
-    files[f"quiz-only_{QUIZ}.ipynb"] = _notebook(release, QUIZ, {"quiz_answers": _quiz(QUIZ_KEY)})
+    files[f"quiz-only_{QUIZ}.ipynb"] = _notebook(release, QUIZ, {"quiz_answers": quiz_cell(QUIZ_KEY)})
     expected["quiz-only"] = 15
     files[f"misnamed {SOFTMAX}.ipynb"] = _notebook(release, SOFTMAX, {"softmax": right})  # no id: skipped
     return files, expected

@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from conftest import RELEASE, ROOT
+from conftest import QUIZ_KEY, RELEASE, ROOT
 
 from helpers import quiz
 from helpers.checking import CheckFailure
@@ -39,6 +39,10 @@ def _lesson_questions():
     return [(body[i], body[i + 1 : i + 5]) for i in range(0, len(body), 5)]
 
 
+def test_the_key_other_tests_use_is_this_one():
+    assert "".join(KEY[n] for n in range(1, 16)) == QUIZ_KEY
+
+
 def test_questions_are_the_lessons_word_for_word():
     assert [(q, list(o)) for q, o in quiz.QUESTIONS] == _lesson_questions()
 
@@ -50,10 +54,10 @@ def test_exactly_one_option_is_right_and_it_is_the_key(number):
 
 def test_key_is_not_in_plain_text():
     source = (ROOT / "helpers" / "quiz.py").read_text()
-    assert "ADDBCDBCACDCDAD" not in source
+    assert QUIZ_KEY not in source
     for path in RELEASE.glob("*.ipynb"):
         text = path.read_text()
-        assert "ADDBCDBCACDCDAD" not in text and "BEGIN SOLUTION" not in text
+        assert QUIZ_KEY not in text and "BEGIN SOLUTION" not in text
 
 
 @pytest.mark.parametrize("number", range(1, 16))
