@@ -1,7 +1,15 @@
 """nbgrader configuration for attention-course. Run every nbgrader command from the repository root."""
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -17,8 +25,22 @@ c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# A notebook that hangs is stopped, not waited on for ever; each of ours runs in seconds.
-c.Execute.timeout = 60
+# A cell that hangs is stopped, not waited on for ever; each of ours runs in seconds.
+c.Execute.timeout = 30
+
+# Submissions are untrusted code. nbgrader's Execute step is replaced by helpers.grader.TrustedExecute: the kernel
+# runs sandboxed (bubblewrap + prlimit, see helpers/sandbox.py), a notebook gets 300 s and a cell 100,000
+# characters of output, and every test cell's verdict is computed again outside the kernel, where the
+# submission cannot rewrite numpy, builtins or the checks. The other steps are nbgrader's defaults.
+c.Autograde.autograde_preprocessors = [
+    "helpers.grader.TrustedExecute",
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
 
 # Feedback shows each failed test's message (the same hint the student saw), but not the code of hidden tests:
 # plain nbgrader prints it, and students would copy it.

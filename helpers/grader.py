@@ -1,0 +1,209 @@
+"""nbgrader's Execute step, hardened for untrusted submissions (used by ``nbgrader_config.py``).
+
+- The kernel runs in the sandbox of :mod:`helpers.sandbox`, over Unix sockets in a private folder (no TCP ports,
+  so parallel graders never race for a port), and is interrupted by message (a signal would stop the sandbox).
+- Each cell may print at most ``max_output_chars``; beyond that its output is cut and the cell interrupted.
+- A notebook gets ``notebook_seconds`` of wall time in all; cells left when it runs out are not run and say so.
+- Every graded test cell is run twice: in the kernel, as plain nbgrader does, and again in this process with the
+  notebook's names replaced by proxies into the kernel (:mod:`helpers.remote`). The test earns its points only
+  if both pass, and its output is the trusted run's, so no code in the kernel can fake a pass.
+"""
+
+import ast
+import asyncio
+import builtins
+import contextlib
+import io
+import os
+import shutil
+import tempfile
+import time
+import traceback
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Float, Integer, Unicode
+
+from helpers import checks, quiz, remote, sandbox
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels start inside the grading sandbox."""
+
+    course_root = Unicode(help="the nbgrader course directory, whose private parts the kernel must not see")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._shared_dir = tempfile.mkdtemp(prefix="grading-kernel-")
+        self.transport = "ipc"
+        self.connection_file = os.path.join(self._shared_dir, "kernel.json")
+        self.ip = os.path.join(self._shared_dir, "kernel-ipc")
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        workdir = kw.get("cwd") or os.getcwd()
+        wrapped = sandbox.command(
+            kernel_cmd,
+            workdir=workdir,
+            shared_dir=self._shared_dir,
+            course_root=self.course_root or os.getcwd(),
+        )
+        await super()._async_launch_kernel(wrapped, **kw)
+
+    async def _async_interrupt_kernel(self):
+        # By message: SIGINT would reach bubblewrap, which exits, instead of the kernel.
+        if self.has_kernel:
+            msg = self.session.msg("interrupt_request", content={})
+            self._connect_control_socket()
+            self.session.send(self._control_socket, msg)
+
+    interrupt_kernel = _async_interrupt_kernel
+
+    async def _async_cleanup_resources(self, restart=False):
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(self._shared_dir, ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources
+
+
+def _trusted_names():
+    """What a test cell may use from the grader's own, untouched copy of the course's helpers."""
+    names = {name: getattr(checks, name) for name in dir(checks) if name.startswith("check_")}
+    names["check_quiz_answer"] = quiz.check_quiz_answer
+    return names
+
+
+def _free_names(source):
+    tree = ast.parse(source)
+    assigned = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    loaded = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+    return list(dict.fromkeys(name for name in loaded if name not in assigned))
+
+
+def _error_output(exc):
+    render = getattr(exc, "_render_traceback_", None)
+    lines = render() if render else traceback.format_exception_only(type(exc), exc)
+    return NotebookNode(output_type="error", ename=type(exc).__name__, evalue=str(exc), traceback=lines)
+
+
+class TrustedExecute(Execute):
+    """nbgrader's ``Execute``, sandboxed, bounded, and with verdicts computed outside the kernel."""
+
+    notebook_seconds = Float(300, help="wall time for a whole notebook").tag(config=True)
+    max_output_chars = Integer(100_000, help="characters of output a cell may produce").tag(config=True)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        super().__init__(**kwargs)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._started = time.monotonic()
+        self._trusted = _trusted_names()
+        return super().preprocess(nb, resources, km)
+
+    def _remaining(self):
+        return self.notebook_seconds - (time.monotonic() - self._started)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        self._output_chars, self._cut = 0, False
+        if self._remaining() <= 0:
+            cell.outputs = [
+                NotebookNode(
+                    output_type="error",
+                    ename="NotRun",
+                    evalue="",
+                    traceback=[f"NotRun: the notebook used up its {self.notebook_seconds:.0f} s, not run"],
+                )
+            ]
+            return cell, resources
+        cell, resources = super().preprocess_cell(cell, resources, index)
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            self._confirm(cell)
+        return cell, resources
+
+    # --- bounded output ---
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
+        self._output_chars += size
+        if self._output_chars > self.max_output_chars and msg["msg_type"] != "error":
+            if not self._cut:
+                self._cut = True
+                asyncio.ensure_future(self.km.interrupt_kernel())
+                outs.append(
+                    NotebookNode(output_type="stream", name="stderr", text=f"\n{self._cut_message()}\n")
+                )
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    def _cut_message(self):
+        return f"OutputCut: the cell printed more than {self.max_output_chars} characters and was stopped"
+
+    # --- verdicts the kernel cannot touch ---
+
+    def _ask(self, request):
+        deadline = min(self.timeout or 60, max(self._remaining(), 1))
+        code = (
+            "import helpers.remote as _grader_remote\n"
+            f"_grader_reply = _grader_remote.handle({remote.encode(request)!r}, globals())"
+        )
+        content = run_sync(self._request)(code, deadline)
+        try:
+            text = ast.literal_eval(content["user_expressions"]["reply"]["data"]["text/plain"])
+            return remote.decode(text)
+        except Exception as exc:
+            raise remote.RemoteError(f"the kernel did not answer with data ({type(exc).__name__})") from None
+
+    async def _request(self, code, seconds):
+        msg_id = self.kc.execute(
+            code, silent=True, store_history=False, user_expressions={"reply": "_grader_reply"}
+        )
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not await self.km.is_alive():
+                if left <= 0:
+                    await self.km.interrupt_kernel()
+                raise remote.RemoteError("the kernel died or did not answer in time")
+            try:
+                reply = await self.kc.get_shell_msg(timeout=min(left, 1))
+            except Exception:  # queue.Empty: keep waiting until the deadline
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply["content"]
+
+    def _solution_source(self, name):
+        for cell in self.nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("solution") and meta.get("grade_id") == name:
+                return cell.source
+        return None
+
+    def _confirm(self, cell):
+        """Run the test cell again here, against proxies; its outputs become this run's."""
+        kernel_errors = [o for o in cell.outputs if o.output_type == "error"]
+        namespace = dict(self._trusted)
+        stdout = io.StringIO()
+        failed = False
+        try:
+            if self._cut:
+                raise RuntimeError(self._cut_message())
+            for name in _free_names(cell.source):
+                if name not in namespace and not hasattr(builtins, name):
+                    namespace[name] = remote.resolve(self._ask, name, self._solution_source(name))
+            with contextlib.redirect_stdout(stdout):
+                exec(compile(cell.source, "<test cell>", "exec"), namespace)
+            outputs = []
+        except Exception as exc:  # the trusted verdict: this test fails, with the checker's message
+            outputs, failed = [_error_output(exc)], True
+        if stdout.getvalue():
+            outputs.insert(0, NotebookNode(output_type="stream", name="stdout", text=stdout.getvalue()))
+        if not failed:
+            outputs += kernel_errors  # both runs must pass
+        cell.outputs = outputs
