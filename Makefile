@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine (Python 3.11 and make):
 #   make lab    create .venv, install the pinned dependencies and `helpers`, open JupyterLab on notebooks/
-#   make test   the same set-up, then every check: ruff, the tests, strict nbval on source/
+#   make test   the same set-up (plus Debian's bubblewrap, the grading sandbox), then every check: ruff, the
+#               tests, strict nbval on source/
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +11,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 SETUP_FILES := requirements.txt pyproject.toml Makefile
 STAMP := $(VENV)/.installed-$(shell cat $(SETUP_FILES) | cksum | cut -d' ' -f1)
 
-.PHONY: lab test lint release outputs clean
+.PHONY: lab test lint release outputs clean system
 
 # Also turns off JupyterLab's "get notified about news?" pop-up (it would cover the course and go online).
 $(STAMP): $(SETUP_FILES)
@@ -29,7 +30,15 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/attention
 
-test: $(STAMP)
+# Debian packages the tests need, installed if missing: bubblewrap, the sandbox of grading kernels
+# (helpers/sandbox.py). As root here; through sudo elsewhere.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+system:
+	@command -v bwrap >/dev/null || { echo "installing Debian's bubblewrap (grading sandbox)"; \
+		$(SUDO) apt-get install -y -qq bubblewrap >/dev/null \
+		|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap >/dev/null; }; }
+
+test: $(STAMP) system
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -25,8 +25,8 @@ c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# A cell that hangs is stopped, not waited on for ever; each of ours runs in seconds.
-c.Execute.timeout = 30
+# A cell that hangs is stopped, not waited on for ever: the course's slowest cell takes under 2 s.
+c.Execute.timeout = 15
 
 # Submissions are untrusted code. nbgrader's Execute step is replaced by helpers.grader.TrustedExecute: the kernel
 # runs sandboxed (bubblewrap + prlimit, see helpers/sandbox.py), a notebook gets 300 s and a cell 100,000

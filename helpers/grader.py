@@ -28,6 +28,8 @@ from traitlets import Float, Integer, Unicode
 
 from helpers import checks, quiz, remote, sandbox
 
+TAMPERING = "Tampering suspected"
+
 
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels start inside the grading sandbox."""
@@ -96,6 +98,8 @@ class TrustedExecute(Execute):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        # One stdout and one stderr output per cell: how a print is split into messages depends on timing.
+        kwargs.setdefault("coalesce_streams", True)
         super().__init__(**kwargs)
 
     def preprocess(self, nb, resources=None, km=None):
@@ -206,4 +210,7 @@ class TrustedExecute(Execute):
             outputs.insert(0, NotebookNode(output_type="stream", name="stdout", text=stdout.getvalue()))
         if not failed:
             outputs += kernel_errors  # both runs must pass
+        elif not kernel_errors:
+            grade_id = cell.metadata["nbgrader"].get("grade_id")
+            self.log.warning(f"{TAMPERING}: {grade_id} passed in the student's kernel but failed outside it")
         cell.outputs = outputs

@@ -95,8 +95,8 @@ def command(cmd, *, workdir, shared_dir, course_root):
                    "IPYTHONDIR": "/tmp/ipython"}  # fmt: skip
     for name, value in private_tmp.items():
         args += ["--setenv", name, value]
-    # ipykernel exits when the pid it was given (from outside the pid namespace) is not its parent; bubblewrap's
-    # --die-with-parent already ends the kernel with the grader.
-    args += ["--unsetenv", "JPY_PARENT_PID"]
+    # ipykernel exits when the pid it was given (from outside the pid namespace) is not its parent. 1 means "no
+    # parent to watch"; bubblewrap's --die-with-parent already ends the kernel with the grader.
+    args += ["--setenv", "JPY_PARENT_PID", "1"]
     args += ["--chdir", str(workdir), "--"]
     return args + limits_prefix() + list(cmd)

@@ -1,0 +1,257 @@
+"""Autograde a whole class in parallel: ``python -m helpers.autograde ASSIGNMENT [--jobs N]`` from the course root.
+
+Does what ``nbgrader autograde ASSIGNMENT`` does, with the same committed configuration (so the same sandbox and
+trusted verdicts of :mod:`helpers.grader`) and into the same gradebook, but:
+
+- grades several submissions at once, one process per core by default;
+- grades each notebook in a process of its own, forked from one that has already imported nbgrader, so a
+  notebook that crashes, hangs or is not a notebook at all costs only that notebook, never the student's other
+  notebooks (plain nbgrader drops the student's remaining notebooks) and never anyone else's;
+- kills a notebook's grading that outlives its time budget, and scores such a notebook zero (a notebook that
+  cannot be graded never keeps the points of an earlier run);
+- prints progress while it runs and ends with a table of who could not be graded and why.
+
+Notebooks of one student are graded one after the other (nbgrader's per-student set-up is not safe to run twice
+at once); different students run side by side. The exit status is 1 when any notebook could not be graded.
+"""
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.apps.api import NbGraderAPI
+from nbgrader.converters import Autograde
+from nbgrader.utils import capture_log, temp_attrs
+from traitlets.config.loader import PyFileConfigLoader
+
+from helpers.grader import TAMPERING
+
+# Ways a notebook's grading can fail, recognised in nbgrader's log, and what to tell the instructor.
+REASONS = [
+    ("Kernel died", "the kernel died (os._exit, a crash, or the memory limit)"),
+    ("NotJSONError", "the file is not a notebook (not valid JSON)"),
+    ("Notebook does not appear to be JSON", "the file is not a notebook (not valid JSON)"),
+    ("ValidationError", "the file is not a valid notebook"),
+    ("UnresponsiveKernelError", "the kernel stopped responding"),
+]
+SLACK_SECONDS = 120  # on top of the notebook's own time budget: start-up, saving, a slow machine
+
+
+@dataclass
+class Student:
+    name: str
+    notebooks: list  # the assignment's notebooks this student submitted
+    missing: list
+    unexpected: list  # other .ipynb files: misnamed notebooks, which nbgrader ignores
+    failures: dict = field(default_factory=dict)  # notebook -> reason
+    flags: dict = field(default_factory=dict)  # notebook -> something the instructor should look at
+    done: int = 0
+
+
+def _config(root):
+    path = Path(root) / "nbgrader_config.py"
+    return PyFileConfigLoader(path.name, path=str(path.parent)).load_config() if path.exists() else None
+
+
+def _api(root):
+    api = NbGraderAPI(config=_config(root))
+    api.coursedir.root = str(root)
+    # Several processes share the gradebook: wait for its lock instead of failing at once.
+    if api.coursedir.db_url.startswith("sqlite:") and "timeout=" not in api.coursedir.db_url:
+        api.coursedir.db_url += ("&" if "?" in api.coursedir.db_url else "?") + "timeout=120"
+    return api
+
+
+def _notebook_seconds(api):
+    return float(api.config.get("TrustedExecute", {}).get("notebook_seconds", 300))
+
+
+def _grade_notebook(root, assignment, student, notebook, force, conn):
+    """In a forked process: nbgrader's own Autograde converter, for one notebook of one student."""
+    try:
+        api = _api(root)
+        with temp_attrs(api.coursedir, assignment_id=assignment, student_id=student, notebook_id=notebook):
+            app = Autograde(coursedir=api.coursedir, parent=api)
+            app.force, app.create_student = force, True
+            result = capture_log(app)
+    except BaseException:  # noqa: BLE001 - report anything to the parent, which decides
+        result = {"success": False, "log": "", "error": traceback.format_exc()}
+    conn.send(
+        {
+            "success": result.get("success") is True,
+            **{k: str(result.get(k, ""))[-20_000:] for k in ("log", "error")},
+        }
+    )
+    conn.close()
+
+
+def _reason(result):
+    text = f"{result.get('log', '')}\n{result.get('error', '')}"
+    for needle, reason in REASONS:
+        if needle in text:
+            return reason
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "nbgrader failed: " + (lines[-1].strip()[:120] if lines else "no message")
+
+
+def _zero(api, assignment, student, notebook):
+    """Score a notebook that could not be graded zero, as nbgrader does for a missing one."""
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        try:
+            submitted = gb.find_submission_notebook(notebook, assignment, student)
+        except MissingEntry:
+            gb.update_or_create_student(student)
+            gb.update_or_create_submission(assignment, student)
+            submitted = gb.find_submission_notebook(notebook, assignment, student)
+        for grade in submitted.grades:
+            grade.auto_score, grade.needs_manual_grade = 0, False
+        gb.db.commit()
+
+
+def _students(api, assignment):
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        expected = [nb.name for nb in gb.find_assignment(assignment).notebooks]
+    submitted = Path(api.coursedir.root) / api.coursedir.submitted_directory
+    students = []
+    for folder in sorted(submitted.glob(f"*/{assignment}")):
+        files = {p.stem for p in folder.glob("*.ipynb")}
+        students.append(
+            Student(
+                name=folder.parent.name,
+                notebooks=[nb for nb in expected if nb in files],
+                missing=[nb for nb in expected if nb not in files],
+                unexpected=sorted(files - set(expected)),
+            )
+        )
+    return students
+
+
+def run(assignment, jobs=None, force=False, root=".", out=sys.stdout):
+    """Grade every submission of ``assignment``; return the students (with their failures)."""
+    root = Path(root).resolve()
+    os.chdir(root)
+    api = _api(root)
+    students = _students(api, assignment)
+    budget = _notebook_seconds(api) + SLACK_SECONDS
+    jobs = jobs or os.cpu_count() or 1
+    queue = [(s, nb) for s in students for nb in s.notebooks]
+    total = len(queue)
+    print(f"Grading {len(students)} students, {total} notebooks, {jobs} at a time.", file=out, flush=True)
+    started = time.monotonic()
+    context = multiprocessing.get_context("fork")
+    running = {}  # sentinel -> (student, notebook, process, connection, start time)
+    finished = 0
+
+    def launch(student, notebook):
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_grade_notebook, args=(root, assignment, student.name, notebook, force, send), daemon=True
+        )
+        process.start()
+        send.close()
+        running[process.sentinel] = (student, notebook, process, receive, time.monotonic())
+
+    def finish(student, notebook, failure):
+        nonlocal finished
+        finished += 1
+        student.done += 1
+        if failure:
+            student.failures[notebook] = failure
+            _zero(api, assignment, student.name, notebook)
+        if student.done == len(student.notebooks):
+            failed = sum(bool(s.failures) for s in students)
+            note = (
+                "ok" if not student.failures else f"{len(student.failures)} notebook(s) could not be graded"
+            )
+            print(
+                f"[{finished:>4}/{total} notebooks] {student.name}: {note} · students with failures so far: {failed}",
+                file=out,
+                flush=True,
+            )
+
+    while queue or running:
+        busy = {student.name for student, *_ in running.values()}
+        for task in list(queue):
+            if len(running) >= jobs:
+                break
+            if task[0].name not in busy:
+                queue.remove(task)
+                busy.add(task[0].name)
+                launch(*task)
+        ready = wait(list(running), timeout=1.0)
+        now = time.monotonic()
+        for sentinel in list(running):
+            student, notebook, process, receive, start = running[sentinel]
+            if sentinel in ready:
+                result = (
+                    receive.recv() if receive.poll() else {"success": False, "error": "the grader crashed"}
+                )
+                process.join()
+                failure = None if result.get("success") else _reason(result)
+                suspicious = [line for line in result.get("log", "").splitlines() if TAMPERING in line]
+                if suspicious:
+                    student.flags[notebook] = suspicious[0].split(TAMPERING, 1)[1].strip(": ")
+            elif now - start > budget:
+                process.kill()
+                process.join()
+                failure = f"grading took longer than {budget:.0f} s and was stopped"
+            else:
+                continue
+            receive.close()
+            del running[sentinel]
+            finish(student, notebook, failure)
+
+    for student in students:  # nothing to grade: zero, as nbgrader does for missing notebooks
+        if not student.notebooks:
+            for notebook in student.missing:
+                _zero(api, assignment, student.name, notebook)
+    _summary(students, time.monotonic() - started, jobs, out)
+    return students
+
+
+def _summary(students, seconds, jobs, out):
+    rows = []
+    for s in students:
+        rows += [(s.name, nb, reason) for nb, reason in s.failures.items()]
+        rows += [(s.name, nb, f"graded, but {TAMPERING.lower()}: {flag}") for nb, flag in s.flags.items()]
+        if s.unexpected:
+            rows += [
+                (s.name, f"{nb}.ipynb", "not a notebook of this assignment (misnamed?): ignored")
+                for nb in s.unexpected
+            ]
+            rows += [(s.name, nb, "missing: scored 0") for nb in s.missing]
+    graded = sum(len(s.notebooks) - len(s.failures) for s in students)
+    print(
+        f"\nGraded {graded} notebooks of {len(students)} students in {seconds:.1f} s ({jobs} jobs).", file=out
+    )
+    if not rows:
+        print("Every submitted notebook was graded.", file=out)
+        return
+    print("Could not be graded, or needs a look (scored 0 where it could not be graded):", file=out)
+    widths = [max(len(str(r[i])) for r in rows + [("student", "notebook", "")]) for i in range(2)]
+    print(f"  {'student':<{widths[0]}}  {'notebook':<{widths[1]}}  why", file=out)
+    for name, notebook, reason in rows:
+        print(f"  {name:<{widths[0]}}  {notebook:<{widths[1]}}  {reason}", file=out)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m helpers.autograde", description=__doc__.split("\n")[0])
+    parser.add_argument("assignment")
+    parser.add_argument(
+        "--jobs", "-j", type=int, default=None, help="notebooks graded at once (default: cores)"
+    )
+    parser.add_argument("--force", action="store_true", help="regrade notebooks that were already autograded")
+    args = parser.parse_args(argv)
+    students = run(args.assignment, jobs=args.jobs, force=args.force)
+    return 1 if any(s.failures for s in students) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

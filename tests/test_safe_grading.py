@@ -1,0 +1,313 @@
+"""Hostile and broken submissions, graded for real: by the parallel command, and a few by plain nbgrader.
+
+Every submission here answers notebook 02 (softmax, 3 points) and then attacks the grader. Each must earn what
+its answer is worth (nothing, for a wrong softmax), be graded without stopping the run, change no file outside
+its own folder and no one else's grade. The course lives under the repository, not under /tmp, because the
+sandbox gives kernels a private /tmp: a course there would be hidden from them whatever the sandbox hid.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ASSIGNMENT, COURSE_ID, ENV, NBGRADER, ROOT, make_course, submission
+from mistakes import MISTAKES, REFERENCE
+from nbgrader.api import Gradebook
+
+from helpers import sandbox
+
+SOFTMAX = "02_softmax"
+RIGHT = REFERENCE["softmax"]
+WRONG = MISTAKES["softmax"]["no_max_subtraction"][0]  # right on small scores, nan on large ones
+CANARY = f"attention-canary-{uuid.uuid4().hex}"  # a file name no one else uses
+ROGUE_TMP, ROGUE_HOME = Path("/tmp") / CANARY, Path.home() / CANARY
+
+
+def _tests_deleted(nb):
+    nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade")]
+
+
+def _tests_edited(nb):
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.source = "pass  # all good here"
+
+
+def _ids_duplicated(nb):
+    for cell in nb.cells:
+        cell.id = "same"
+
+
+def _attacks(course, port):
+    """{student: (softmax cell, change to the notebook or None, points it must earn)}."""
+    root = course.resolve()
+    record = "\ndef note(text):\n    open('leak.txt', 'a').write(text + '\\n')\n"
+    return {
+        "victim": (RIGHT, None, 3),  # a good student graded alongside the attackers
+        "loops-forever": ("while True:\n    pass", None, 0),
+        "exits": ("import os\nos._exit(0)", None, 0),
+        "prints-gigabytes": ("while True:\n    print('x' * 1_000_000)", None, 0),
+        "eats-memory": ("hog = []\nwhile True:\n    hog.append(np.ones(50_000_000))", None, 0),
+        "patches-numpy": (
+            WRONG + "\nnp.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True\n"
+            "np.isfinite = lambda x: np.ones(np.shape(x), bool)\n"
+            "np.testing.assert_allclose = lambda *a, **k: None",
+            None,
+            0,
+        ),
+        "patches-helpers": (
+            WRONG + "\nimport helpers.checks, helpers.checking\n"
+            "check_softmax = helpers.checks.check_softmax = lambda *a, **k: print('✓ softmax: all passed.')\n"
+            "helpers.checking.run_check = lambda *a, **k: None",
+            None,
+            0,
+        ),
+        "patches-builtins": (
+            WRONG + "\nimport builtins\nbuiltins.check_softmax = lambda *a, **k: None\ndel check_softmax\n"
+            "builtins.all = lambda it: True\nbuiltins.any = lambda it: False",
+            None,
+            0,
+        ),
+        "rewrites-test-cells": (  # IPython runs this on every later cell's code before executing it
+            WRONG + "\nget_ipython().input_transformers_cleanup.append(\n"
+            "    lambda lines: ['pass\\n'] if any('check_' in line for line in lines) else lines)",
+            None,
+            0,
+        ),
+        "reads-hidden-tests": (
+            WRONG + record + f"for path in ['{root}/source/{ASSIGNMENT}/{SOFTMAX}.ipynb',"
+            f" '../../../source/{ASSIGNMENT}/{SOFTMAX}.ipynb', '{root}/gradebook.db']:\n"
+            "    try:\n        note(path + ': read ' + open(path, errors='replace').read()[:2000])\n"
+            "    except OSError as exc:\n        note(path + ': blocked ' + type(exc).__name__)",
+            None,
+            0,
+        ),
+        "writes-gradebook": (
+            WRONG + record + "import sqlite3\n"
+            f"try:\n    db = sqlite3.connect('{root}/gradebook.db')\n"
+            "    db.execute('update grade set auto_score = 3')\n    db.commit()\n    note('wrote the gradebook')\n"
+            "except Exception as exc:\n    note('blocked ' + type(exc).__name__)",
+            None,
+            0,
+        ),
+        "writes-elsewhere": (
+            WRONG
+            + record
+            + "for path in ["
+            + ", ".join(
+                f"'{p}'"
+                for p in [
+                    f"{root}/submitted/victim/{ASSIGNMENT}/{SOFTMAX}.ipynb",
+                    f"{root}/autograded/victim/{ASSIGNMENT}/{SOFTMAX}.ipynb",
+                    f"{root}/nbgrader_config.py",
+                    f"{ROOT}/helpers/checks.py",
+                    ROGUE_TMP,
+                    ROGUE_HOME,
+                ]
+            )
+            + "]:\n    try:\n        open(path, 'a').write('pwned')\n        note(path + ': written')\n"
+            "    except OSError as exc:\n        note(path + ': blocked ' + type(exc).__name__)",
+            None,
+            0,
+        ),
+        "uses-network": (
+            WRONG + record + "import socket\n"
+            f"try:\n    socket.create_connection(('127.0.0.1', {port}), timeout=5)\n    note('connected')\n"
+            "except OSError as exc:\n    note('blocked ' + type(exc).__name__)",
+            None,
+            0,
+        ),
+        "deleted-tests": (WRONG, _tests_deleted, 0),  # restored from source/ by nbgrader
+        "edited-tests": (WRONG, _tests_edited, 0),
+        "duplicate-ids": (RIGHT, _ids_duplicated, 3),  # repaired by nbgrader: a right answer keeps its points
+    }
+
+
+# Three of the attacks again, through plain `nbgrader autograde` with the committed configuration.
+PLAIN = ["patches-helpers", "rewrites-test-cells", "writes-gradebook"]
+BROKEN = {"corrupt-json": "the file is not a notebook", "misnamed": "misnamed", "exits": "the kernel died"}
+
+
+def _private_files(course):
+    """Hashes of the course's files that grading must not change."""
+    return {
+        p.relative_to(course): hash(p.read_bytes())
+        for folder in ["source", "submitted", "notebooks"]
+        for p in (course / folder).rglob("*")
+        if p.is_file()
+    } | {Path("nbgrader_config.py"): hash((course / "nbgrader_config.py").read_bytes())}
+
+
+@pytest.fixture(scope="module")
+def attacked():
+    (ROOT / ".test-courses").mkdir(exist_ok=True)
+    base = Path(sandbox_dir := (ROOT / ".test-courses" / uuid.uuid4().hex))
+    course, plain = make_course(base / "course"), make_course(base / "plain")
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.5)
+    connections = []
+
+    def listen():
+        while not stop.is_set():
+            try:
+                connections.append(server.accept())
+            except TimeoutError:
+                pass
+
+    stop = threading.Event()
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    attacks = _attacks(course, server.getsockname()[1])
+    release = course / "notebooks" / ASSIGNMENT
+    for target, students in [(course, attacks), (plain, PLAIN)]:
+        for student in students:
+            code, change, _ = attacks[student]
+            nb = submission(release, SOFTMAX, {"softmax": code})
+            if change:
+                change(nb)
+            folder = target / "submitted" / student / ASSIGNMENT
+            folder.mkdir(parents=True)
+            # Raw JSON, as the student's file holds it: nbformat.write would validate and repair duplicate ids.
+            (folder / f"{SOFTMAX}.ipynb").write_text(json.dumps(nb))
+    broken = course / "submitted"
+    first = "01_queries_keys_values"  # graded although the same student's kernel dies in notebook 02
+    codes = {name: REFERENCE[name] for name in ["similarity_scores", "soft_lookup"]}
+    (broken / "exits" / ASSIGNMENT / f"{first}.ipynb").write_text(
+        nbformat.writes(submission(release, first, codes))
+    )
+    (broken / "corrupt-json" / ASSIGNMENT).mkdir(parents=True)
+    (broken / "corrupt-json" / ASSIGNMENT / f"{SOFTMAX}.ipynb").write_text('{"cells": [ not json')
+    (broken / "misnamed" / ASSIGNMENT).mkdir(parents=True)
+    (broken / "misnamed" / ASSIGNMENT / "softmax.ipynb").write_text(
+        nbformat.writes(submission(release, SOFTMAX, {"softmax": RIGHT}))
+    )
+    before = _private_files(course)
+
+    start = time.monotonic()
+    parallel = subprocess.Popen(
+        [sys.executable, "-m", "helpers.autograde", ASSIGNMENT, "--jobs", "2"],
+        cwd=course, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    )  # fmt: skip
+    serial = subprocess.run(
+        [*NBGRADER, "autograde", ASSIGNMENT], cwd=plain, capture_output=True, text=True, env=ENV
+    )
+    out, err = parallel.communicate()
+    seconds = time.monotonic() - start
+    stop.set()
+    listener.join()
+
+    scores = {}
+    for target, students in [(course, list(attacks) + list(BROKEN)), (plain, PLAIN)]:
+        with Gradebook(f"sqlite:///{target / 'gradebook.db'}", COURSE_ID) as gb:
+            for student in students:
+                grades = gb.find_submission_notebook(SOFTMAX, ASSIGNMENT, student).grades
+                scores[target.name, student] = sum(g.score for g in grades)
+            if target == course:
+                scores["exits-01"] = gb.find_submission_notebook(
+                    "01_queries_keys_values", ASSIGNMENT, "exits"
+                ).score
+    yield {
+        "course": course,
+        "attacks": attacks,
+        "scores": scores,
+        "run": (parallel.returncode, out, err),
+        "serial": serial,
+        "seconds": seconds,
+        "connections": connections,
+        "unchanged": before == _private_files(course),
+    }
+    server.close()
+    if not os.environ.get("KEEP_TEST_COURSES"):
+        shutil.rmtree(sandbox_dir, ignore_errors=True)
+
+
+def _leak(attacked, student):
+    return (attacked["course"] / "autograded" / student / ASSIGNMENT / "leak.txt").read_text()
+
+
+@pytest.mark.parametrize("student", list(_attacks(Path("."), 0)))
+def test_an_attack_earns_nothing_it_did_not_answer(attacked, student):
+    assert attacked["scores"]["course", student] == attacked["attacks"][student][2]
+
+
+def test_the_good_student_beside_them_keeps_full_marks(attacked):
+    assert attacked["scores"]["course", "victim"] == 3
+
+
+@pytest.mark.parametrize("student", PLAIN)
+def test_plain_nbgrader_with_the_committed_config_is_as_safe(attacked, student):
+    assert attacked["serial"].returncode == 0, attacked["serial"].stderr
+    assert attacked["scores"]["plain", student] == 0
+
+
+KERNEL_FOOLED = ["patches-numpy", "patches-helpers", "patches-builtins", "rewrites-test-cells"]
+
+
+def test_attacks_that_fooled_the_kernel_are_flagged(attacked):
+    # Each of these made the test pass inside the student's kernel: only the grader's own run failed it.
+    table = attacked["run"][1].split("Could not be graded", 1)[1]
+    for student in KERNEL_FOOLED:
+        assert any(student in line and "tampering suspected" in line for line in table.splitlines()), student
+    assert not any("victim" in line for line in table.splitlines())
+
+
+def test_the_checks_shown_are_the_graders_not_the_kernels(attacked):
+    graded = nbformat.read(
+        attacked["course"] / "autograded" / "patches-helpers" / ASSIGNMENT / f"{SOFTMAX}.ipynb", as_version=4
+    )
+    test = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_softmax")
+    text = json.dumps(test.outputs)
+    assert "Subtract the max of each row first" in text and "all passed" not in text
+
+
+def test_broken_submissions_are_graded_zero_with_a_reason(attacked):
+    code, out, _ = attacked["run"]
+    assert code == 1, "a notebook that could not be graded makes the command fail, after grading everyone"
+    table = out.split("Could not be graded", 1)[1]
+    for student, reason in BROKEN.items():
+        assert attacked["scores"]["course", student] == 0
+        assert any(student in line and reason in line for line in table.splitlines()), (student, table)
+    assert attacked["scores"]["exits-01"] == 4, "the student's other notebook is still graded"
+
+
+def test_runaway_notebooks_are_stopped_in_bounded_time(attacked):
+    assert attacked["seconds"] < 120, "one 15 s cell timeout, the rest in seconds"
+    folder = attacked["course"] / "autograded"
+    loop = (folder / "loops-forever" / ASSIGNMENT / f"{SOFTMAX}.ipynb").read_text()
+    assert "CellTimeoutError" in loop
+    printed = folder / "prints-gigabytes" / ASSIGNMENT / f"{SOFTMAX}.ipynb"
+    assert printed.stat().st_size < 1_000_000 and "OutputCut" in printed.read_text()
+    assert "MemoryError" in (folder / "eats-memory" / ASSIGNMENT / f"{SOFTMAX}.ipynb").read_text()
+
+
+def test_hidden_tests_and_the_gradebook_cannot_be_read(attacked):
+    leak = _leak(attacked, "reads-hidden-tests")
+    assert "BEGIN HIDDEN TESTS" not in leak and "check_softmax" not in leak and "SQLite" not in leak
+    assert leak.count("blocked") == 3, "source/ is gone, the gradebook cannot be opened"
+
+
+def test_nothing_outside_the_submission_can_be_written(attacked):
+    for line in _leak(attacked, "writes-elsewhere").splitlines():  # /tmp is the kernel's own, thrown away
+        assert "blocked" in line or line.startswith(f"{ROGUE_TMP}: written"), line
+    assert "wrote the gradebook" not in _leak(attacked, "writes-gradebook")
+    assert attacked["unchanged"], "source/, submitted/, notebooks/ and the config are as they were"
+    assert "pwned" not in (ROOT / "helpers" / "checks.py").read_text()
+    assert not ROGUE_TMP.exists() and not ROGUE_HOME.exists()
+
+
+def test_no_network(attacked):
+    assert _leak(attacked, "uses-network").startswith("blocked")
+    assert attacked["connections"] == []
+
+
+def test_the_sandbox_is_really_in_use():
+    assert sandbox.available(), "bubblewrap must work here: `make test` installs it"
