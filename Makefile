@@ -11,7 +11,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 SETUP_FILES := requirements.txt pyproject.toml Makefile
 STAMP := $(VENV)/.installed-$(shell cat $(SETUP_FILES) | cksum | cut -d' ' -f1)
 
-.PHONY: lab test lint release outputs clean system
+.PHONY: lab test lint release outputs clean system bench
 
 # Also turns off JupyterLab's "get notified about news?" pop-up (it would cover the course and go online).
 $(STAMP): $(SETUP_FILES)
@@ -42,6 +42,10 @@ test: $(STAMP) system
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# Performance report: prints measured figures, checks nothing (the tests do).
+bench: $(STAMP) system
+	$(BIN)/python tests/bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

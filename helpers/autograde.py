@@ -252,8 +252,11 @@ def _summary(students, seconds, jobs, out):
             ]
             rows += [(s.name, nb, "missing: scored 0") for nb in s.missing]
     graded = sum(len(s.notebooks) - len(s.failures) for s in students)
+    times = sorted(t for s in students for t in s.seconds.values())
+    each = f"; per notebook {times[len(times) // 2]:.1f} s median, {times[-1]:.1f} s max" if times else ""
     print(
-        f"\nGraded {graded} notebooks of {len(students)} students in {seconds:.1f} s ({jobs} jobs).", file=out
+        f"\nGraded {graded} notebooks of {len(students)} students in {seconds:.1f} s ({jobs} jobs{each}).",
+        file=out,
     )
     if not rows:
         print("Every submitted notebook was graded.", file=out)

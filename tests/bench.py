@@ -88,16 +88,13 @@ def autograde():
         pristine = base / "pristine"
         shutil.copytree(course, pristine)
         runs = {}
+        parallel = [sys.executable, "-m", "helpers.autograde", ASSIGNMENT]
+        cores = os.cpu_count()
         for label, command in [
             ("serial: nbgrader autograde", [*NBGRADER, "autograde", ASSIGNMENT]),
-            (
-                "parallel: helpers.autograde --jobs 1",
-                [sys.executable, "-m", "helpers.autograde", ASSIGNMENT, "--jobs", "1"],
-            ),
-            (
-                f"parallel: helpers.autograde (--jobs {os.cpu_count()})",
-                [sys.executable, "-m", "helpers.autograde", ASSIGNMENT],
-            ),
+            ("helpers.autograde --jobs 1", [*parallel, "--jobs", "1"]),
+            (f"helpers.autograde (default: --jobs {cores})", parallel),
+            (f"helpers.autograde --jobs {cores + 1}", [*parallel, "--jobs", str(cores + 1)]),
         ]:
             shutil.rmtree(course)
             shutil.copytree(pristine, course)
