@@ -62,6 +62,15 @@ def limits_prefix():
     ]
 
 
+def _runtime_paths(cmd):
+    """Folders a kernel needs to start: its interpreter's installation and the helpers package."""
+    executable = shutil.which(cmd[0]) if cmd else None
+    paths = {sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parent)}
+    if executable:
+        paths.add(str(Path(executable).resolve().parent.parent))
+    return {str(Path(p).resolve()) for p in paths if Path(p).exists()}
+
+
 def command(cmd, *, workdir, shared_dir, course_root):
     """``cmd`` wrapped in the sandbox: writable ``workdir`` and ``shared_dir`` (the kernel's connection
     sockets), the course's private parts of ``course_root`` hidden, limits applied."""
@@ -89,6 +98,10 @@ def command(cmd, *, workdir, shared_dir, course_root):
             args += ["--tmpfs", str(path)]
         elif path.exists():
             args += ["--ro-bind", "/dev/null", str(path)]
+    # The Python that runs the kernel, and the course's helpers, stay visible (read-only) even where they live
+    # under a folder hidden above, such as a clone in /tmp.
+    for path in sorted(_runtime_paths(cmd)):
+        args += ["--ro-bind", path, path]
     args += ["--bind", str(workdir), str(workdir), "--bind", str(shared_dir), str(shared_dir)]
     # Kernels write progress and caches under $HOME, which is read-only here: send them to the private /tmp.
     private_tmp = {"ATTENTION_COURSE_PROGRESS": "/tmp/progress.json", "MPLCONFIGDIR": "/tmp/matplotlib",
