@@ -296,12 +296,24 @@ def test_hidden_tests_and_the_gradebook_cannot_be_read(attacked):
 
 
 def test_nothing_outside_the_submission_can_be_written(attacked):
-    for line in _leak(attacked, "writes-elsewhere").splitlines():  # /tmp is the kernel's own, thrown away
-        assert "blocked" in line or line.startswith(f"{ROGUE_TMP}: written"), line
-    assert "wrote the gradebook" not in _leak(attacked, "writes-gradebook")
-    assert attacked["unchanged"], "source/, submitted/, notebooks/ and the config are as they were"
-    assert "pwned" not in (ROOT / "helpers" / "checks.py").read_text()
+    course = attacked["course"]
+    targets = [
+        course / "submitted" / "victim" / ASSIGNMENT / f"{SOFTMAX}.ipynb",
+        course / "autograded" / "victim" / ASSIGNMENT / f"{SOFTMAX}.ipynb",
+        course / "nbgrader_config.py",
+        ROOT / "helpers" / "checks.py",
+    ]
+    # A write may "succeed" inside the sandbox (its /tmp is private, so a course under /tmp is an empty folder
+    # there): what counts is that nothing reached the real files.
+    for target in targets:
+        assert "pwned" not in target.read_text(), target
     assert not ROGUE_TMP.exists() and not ROGUE_HOME.exists()
+    assert attacked["unchanged"], "source/, submitted/, notebooks/ and the config are as they were"
+    assert attacked["scores"]["course", "victim"] == 3
+    assert "wrote the gradebook" not in _leak(attacked, "writes-gradebook")
+    if not str(course.resolve()).startswith("/tmp/"):  # where the course is visible, the writes are refused
+        lines = _leak(attacked, "writes-elsewhere").splitlines()
+        assert all("blocked" in line for line in lines if not line.startswith(str(ROGUE_TMP))), lines
 
 
 def test_no_network(attacked):
