@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh machine (Python 3.11 and make):
 #   make lab    create .venv, install the pinned dependencies and `helpers`, open JupyterLab on notebooks/
-#   make test   the same set-up (plus Debian's bubblewrap, the grading sandbox), then every check: ruff, the
-#               tests, strict nbval on source/
+#   make test   the same set-up (plus Debian's bubblewrap and chromium, for grading and browser tests), then
+#               every check: ruff, the tests (JupyterLab in a real browser among them), strict nbval on source/
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -31,12 +31,14 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/attention
 
 # Debian packages the tests need, installed if missing: bubblewrap, the sandbox of grading kernels
-# (helpers/sandbox.py). As root here; through sudo elsewhere.
+# (helpers/sandbox.py), and chromium, the browser of tests/test_browser.py (Playwright drives it; it downloads
+# no browser of its own). As root here; through sudo elsewhere.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+DEBIAN_PACKAGES := $(if $(shell command -v bwrap),,bubblewrap) $(if $(shell command -v chromium),,chromium)
 system:
-	@command -v bwrap >/dev/null || { echo "installing Debian's bubblewrap (grading sandbox)"; \
-		$(SUDO) apt-get install -y -qq bubblewrap >/dev/null \
-		|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap >/dev/null; }; }
+	@if [ -n "$(strip $(DEBIAN_PACKAGES))" ]; then echo "installing Debian packages: $(DEBIAN_PACKAGES)"; \
+		$(SUDO) apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null \
+		|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; }; fi
 
 test: $(STAMP) system
 	$(BIN)/ruff check .

@@ -4,8 +4,11 @@ Not a test (nothing here asserts a speed); the tests check behaviour, this print
 alone: ``python tests/bench.py autograde``.
 """
 
+import contextlib
+import io
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -15,7 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import numpy as np  # noqa: E402
 from conftest import ASSIGNMENT, ENV, NBGRADER, ROOT, make_course  # noqa: E402
+
+from helpers.timing import best_time  # noqa: E402
 
 
 def _tree_rss_mb(pid):
@@ -111,7 +117,136 @@ def autograde():
         shutil.rmtree(base, ignore_errors=True)
 
 
-SECTIONS = {"autograde": autograde}
+def test_command():
+    """`make test`'s stages, and pytest's time split by test file (from its JUnit report)."""
+    import xml.etree.ElementTree as ET
+
+    print("## The test command (make test), by stage")
+    report = Path(tempfile.mkdtemp()) / "junit.xml"
+    stages = [
+        ("ruff check", [str(ROOT / ".venv/bin/ruff"), "check", "-q", "."]),
+        ("ruff format --check", [str(ROOT / ".venv/bin/ruff"), "format", "--check", "-q", "."]),
+        ("pytest", [sys.executable, "-m", "pytest", "-q", "-p", "no:warnings", f"--junitxml={report}"]),
+    ]
+    for label, command in stages:
+        start = time.monotonic()
+        subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True)
+        print(f"  {label:<22} {time.monotonic() - start:6.1f} s")
+    per_file = {}
+    for case in ET.parse(report).iter("testcase"):
+        name = case.get("classname", "").split(".")[0] or "?"
+        per_file[name] = per_file.get(name, 0.0) + float(case.get("time", 0))
+    for name, seconds in sorted(per_file.items(), key=lambda item: -item[1]):
+        print(f"    {name:<48} {seconds:6.1f} s")
+
+
+def notebooks():
+    """Each master notebook executed top to bottom in a fresh kernel (as nbval and students do)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    print("## Notebook execution (source/, fresh kernel each, kernel start included)")
+    for path in sorted((ROOT / "source" / ASSIGNMENT).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        start = time.monotonic()
+        with _kernel_stderr_silenced():
+            NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(path.parent)}}).execute()
+        print(f"  {path.stem:<40} {time.monotonic() - start:5.2f} s")
+
+
+@contextlib.contextmanager
+def _kernel_stderr_silenced():
+    """Kernels inherit our stderr and warn about TCP on every start: keep the report readable."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def browser():
+    """Slider move to updated chart in JupyterLab, in Chromium (goal: under 150 ms)."""
+    import test_browser as tb
+
+    print("## Browser: Enter in a softmax score slider -> new weights on the chart (notebook 02, 8 moves)")
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        tb.running_lab(Path(folder)) as lab,
+        tb.chromium() as chrome,
+    ):
+        nb = tb.Notebook(chrome, lab, "filled_02_softmax")
+        nb.run_all()
+        nb.page.locator("p.readout").first.scroll_into_view_if_needed()
+        latencies = sorted(tb.slider_latencies(nb.page))
+        nb.close()
+    rounded = ", ".join(f"{x:.0f}" for x in latencies)
+    print(f"  median {statistics.median(latencies):.0f} ms, max {latencies[-1]:.0f} ms (all, ms: {rounded})")
+
+
+def checks():
+    """How long a student waits for `check_<function>(their function)` with a correct answer."""
+    from helpers import checks as c
+    from helpers import quiz
+    from helpers import reference as ref
+    from helpers.progress import summary  # noqa: F401 - imported here so the first check is not charged for it
+
+    print("## Check-call latency (correct answer, visible cases and properties; best of 5)")
+    os.environ.setdefault("ATTENTION_COURSE_PROGRESS", str(Path(tempfile.mkdtemp()) / "progress.json"))
+    vectorized = ref.scaled_dot_product_attention
+    calls = {
+        "check_similarity_scores": lambda: c.check_similarity_scores(ref.similarity_scores),
+        "check_soft_lookup": lambda: c.check_soft_lookup(ref.soft_lookup),
+        "check_softmax": lambda: c.check_softmax(ref.softmax),
+        "check_scaled_dot_product_attention": lambda: c.check_scaled_dot_product_attention(vectorized),
+        "check_causal_mask": lambda: c.check_causal_mask(ref.causal_mask),
+        "check_self_attention": lambda: c.check_self_attention(ref.self_attention),
+        "check_split_heads": lambda: c.check_split_heads(ref.split_heads),
+        "check_combine_heads": lambda: c.check_combine_heads(ref.combine_heads),
+        "check_multi_head_attention": lambda: c.check_multi_head_attention(ref.multi_head_attention),
+        "check_vectorized_attention": lambda: c.check_vectorized_attention(vectorized),
+        "check_quiz_answer": lambda: quiz.check_quiz_answer({1: "A"}, 1),
+    }
+    with contextlib.redirect_stdout(io.StringIO()):
+        times = {name: best_time(call, repeat=5) for name, call in calls.items()}
+    for name, seconds in times.items():
+        print(f"  {name:<36} {seconds * 1000:7.1f} ms")
+
+
+def _two_matmuls(Q, K, V):
+    """The two products attention cannot avoid: the scores and the weighted sum."""
+    return (Q @ K.T) @ V
+
+
+def attention_speed():
+    """The reference attention against the Python loop, and against bare matrix products of the same size."""
+    from helpers import reference as ref
+
+    print("## Attention speed (float64, d = 64; best of 5)")
+    for n in (256, 1024, 2048):
+        Q, K, V = np.random.default_rng(0).normal(size=(3, n, 64))
+        vectorized = best_time(ref.scaled_dot_product_attention, Q, K, V, repeat=5)
+        matmuls = best_time(_two_matmuls, Q, K, V, repeat=5)
+        loop = best_time(ref.attention_loop, Q, K, V, repeat=1) if n <= 1024 else float("nan")
+        flops = 2 * 2 * n * n * 64
+        print(
+            f"  n = {n:>4}: loop {loop * 1000:9.1f} ms  vectorised {vectorized * 1000:7.2f} ms "
+            f"(x{loop / vectorized:5.0f})  two matmuls {matmuls * 1000:7.2f} ms "
+            f"({flops / matmuls / 1e9:5.1f} GFLOP/s): attention takes {vectorized / matmuls:4.2f}x the matmuls"
+        )
+
+
+SECTIONS = {
+    "test": test_command,
+    "notebooks": notebooks,
+    "browser": browser,
+    "checks": checks,
+    "attention": attention_speed,
+    "autograde": autograde,
+}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or SECTIONS:

@@ -1,0 +1,351 @@
+"""The course as a student sees it: JupyterLab in a real browser (Debian's Chromium, driven by Playwright).
+
+A JupyterLab server starts on a free loopback port with a one-off token, in a folder holding the released
+notebooks and, beside them, "filled" copies whose solutions are written in (a student who has done the work).
+The tests run every notebook, move sliders, switch heads, toggle the mask, answer the quiz, ask the tutor, and
+press nbgrader's Validate button, reading what the page shows. Screenshots go to build/screenshots/.
+"""
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import nbformat
+import numpy as np
+import pytest
+from conftest import ENV, QUIZ_KEY, RELEASE, ROOT, quiz_cell, submission
+from mistakes import REFERENCE
+from playwright import sync_api as playwright
+
+from helpers import reference as ref
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "build" / "screenshots"
+NOTEBOOKS = sorted(p.stem for p in RELEASE.glob("*.ipynb"))
+FILLED = {  # notebook -> its solutions, written in
+    nb: {f: code for f, code in REFERENCE.items() if f in _functions}
+    for nb, _functions in [
+        ("01_queries_keys_values", ["similarity_scores", "soft_lookup"]),
+        ("02_softmax", ["softmax"]),
+        ("03_scaled_dot_product_attention", ["scaled_dot_product_attention"]),
+        ("04_self_attention_and_causal_masks", ["self_attention", "causal_mask"]),
+        ("05_multi_head_attention", ["split_heads", "combine_heads", "multi_head_attention"]),
+    ]
+}
+FILLED["06_parallelism_and_scale"] = {
+    "vectorized_attention": REFERENCE["scaled_dot_product_attention"].replace(
+        "scaled_dot_product_attention", "vectorized_attention"
+    )
+}
+FILLED["08_end_of_lesson_check"] = {"quiz_answers": quiz_cell(QUIZ_KEY)}
+# Errors a released notebook may show: the test cells of functions not written yet.
+EXPECTED_ERRORS = re.compile(r"is not implemented yet|NotImplementedError|has no answer yet")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_lab(folder):
+    """JupyterLab serving ``folder`` (released notebooks and filled copies): (base url, token, folder)."""
+    for notebook in NOTEBOOKS:
+        shutil.copy(RELEASE / f"{notebook}.ipynb", folder / f"{notebook}.ipynb")
+    for notebook, codes in FILLED.items():
+        nbformat.write(submission(RELEASE, notebook, codes), folder / f"filled_{notebook}.ipynb")
+    shutil.copy(ROOT / "nbgrader_config.py", folder)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**ENV, "ATTENTION_COURSE_PROGRESS": str(folder / "progress.json")}
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}"]
+    command += [f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}"]
+    if os.getuid() == 0:
+        command.append("--allow-root")
+    server = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(
+                        "JupyterLab did not start:\n" + server.stderr.read().decode()
+                    ) from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}", token, folder
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's Chromium under Playwright: no browser download, and no calls home (the network is closed)."""
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],  # fmt: skip
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    with running_lab(tmp_path_factory.mktemp("lab")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as browser:
+        yield browser
+
+
+class Notebook:
+    """One notebook open in JupyterLab, in its own browser page."""
+
+    def __init__(self, browser, lab, name):
+        url, token, self.folder = lab
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.page.goto(f"{url}/doc/tree/{name}.ipynb?token={token}")  # one document, no side panels
+        self.page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        self.wait_idle()
+
+    def wait_idle(self, timeout=60_000):
+        self.page.wait_for_function(
+            "() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
+            " const running = [...document.querySelectorAll('.jp-InputPrompt')].some(p => p.innerText.includes('*'));"
+            " return s && s.getAttribute('data-status') === 'idle' && !running; }",
+            timeout=timeout,
+        )
+
+    def run_all(self, wait=True):
+        self.page.get_by_role("menuitem", name="Run", exact=True).click()
+        self.page.get_by_role("menuitem", name=re.compile("^Run All Cells")).click()
+        time.sleep(0.5)  # the indicator turns busy only once the first cell is sent
+        if wait:
+            self.wait_idle(timeout=120_000)
+
+    def errors(self):
+        return self.page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+
+    def shot(self, name):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=SHOTS / f"{name}.png")
+
+    def close(self):
+        self.page.close()
+
+
+@pytest.fixture(scope="module")
+def released(browser, lab):
+    """Run All in every released notebook: {notebook: (error texts, widgets shown)}. One tab at a time: with
+    two cores, tabs side by side were slower (56 s against 45 s for the eight)."""
+    results = {}
+    for start in range(len(NOTEBOOKS)):
+        tabs = {name: Notebook(browser, lab, name) for name in NOTEBOOKS[start : start + 1]}
+        for tab in tabs.values():
+            tab.run_all(wait=False)
+        for name, tab in tabs.items():
+            tab.wait_idle(timeout=120_000)
+            errors = [text for text in tab.errors().all_text_contents() if "Warning" not in text]
+            widgets = tab.page.locator(".widget-slider, .widget-toggle-buttons, .widget-radio").count()
+            tab.shot(f"released_{name}")
+            tab.close()
+            results[name] = errors, widgets
+    return results
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_each_released_notebook_runs_with_only_the_expected_errors(released, name):
+    errors, widgets = released[name]
+    unexpected = [text for text in errors if not EXPECTED_ERRORS.search(text)]
+    assert not unexpected, unexpected
+    if name not in {"06_parallelism_and_scale", "07_what_attention_weights_are_not"}:
+        assert widgets, "the notebook's widgets rendered"
+
+
+def _readout(page):
+    text = page.locator("p.readout").first.inner_text()
+    return np.array([float(v) for v in re.search(r"weights = \[([^\]]*)\]", text).group(1).split(",")])
+
+
+def _set_slider(page, description, value):
+    """Type a value into the slider's readout, as a student can, and press Enter."""
+    slider = page.locator(".widget-slider", has=page.get_by_text(description, exact=True))
+    readout = slider.locator(".widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(value))
+    page.keyboard.press("Enter")
+
+
+LATENCY_JS = """() => {
+  const figure = document.querySelector('p.readout').closest('.widget-html');
+  window.__latency = {};
+  document.addEventListener('keydown', e => {
+    if (e.key === 'Enter') window.__latency.start = performance.now();
+  }, true);
+  new MutationObserver(() => {
+    if (window.__latency.start && !window.__latency.end) window.__latency.end = performance.now();
+  }).observe(figure, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def slider_latencies(page, values=(1.0, -2.0, 3.0, 0.5, 2.5, -1.5, 4.5, 0.0)):
+    """Milliseconds from pressing Enter in a score slider's readout to the chart showing the new weights."""
+    page.evaluate(LATENCY_JS)
+    latencies = []
+    for value in values:
+        page.evaluate("() => { window.__latency = {}; }")
+        _set_slider(page, "score 2", value)
+        page.wait_for_function("() => window.__latency.end !== undefined")
+        latencies.append(page.evaluate("() => window.__latency.end - window.__latency.start"))
+    return latencies
+
+
+def test_softmax_sliders_change_the_weights_to_the_right_values(browser, lab):
+    nb = Notebook(browser, lab, "filled_02_softmax")
+    try:
+        nb.run_all()
+        page = nb.page
+        page.locator("p.readout").first.scroll_into_view_if_needed()
+        scores = np.array([2.0, 0.5, -1.0, 0.0])
+        assert np.allclose(_readout(page), ref.softmax(scores), atol=5e-4)
+        nb.shot("02_softmax_explorer")
+        _set_slider(page, "score 1", 4.0)
+        scores[0] = 4.0
+        page.wait_for_function(
+            "expected => document.querySelector('p.readout').innerText.includes(expected)",
+            arg=f"{ref.softmax(scores)[0]:.3f}",
+        )
+        assert np.allclose(_readout(page), ref.softmax(scores), atol=5e-4)
+        _set_slider(page, "temperature", 2.5)
+        page.wait_for_function(
+            "expected => document.querySelector('p.readout').innerText.includes(expected)",
+            arg=f"{ref.softmax(scores / 2.5)[0]:.3f}",
+        )
+        assert np.allclose(_readout(page), ref.softmax(scores / 2.5), atol=5e-4)
+        nb.shot("02_softmax_explorer_moved")
+        # Kernel round trip included. The goal is 150 ms (make bench reports it); the bound here only catches a
+        # widget that stopped updating at interactive speed, not a busy CI machine.
+        latencies = slider_latencies(page)
+        assert np.median(latencies) < 1000, latencies
+    finally:
+        nb.close()
+
+
+def _explorer(page, control):
+    """The explorer (controls above a live figure) whose controls include ``control``."""
+    return page.locator(".widget-vbox", has=page.locator(control)).first
+
+
+def _cells(explorer):
+    values = np.array([float(v) for v in explorer.locator("text.cell-value").all_text_contents()])
+    n = int(round(np.sqrt(values.size)))
+    return values.reshape(n, n)
+
+
+def test_the_causal_mask_toggle_zeroes_the_future(browser, lab):
+    nb = Notebook(browser, lab, "filled_04_self_attention_and_causal_masks")
+    try:
+        nb.run_all()
+        explorer = _explorer(nb.page, ".widget-toggle-buttons")
+        explorer.scroll_into_view_if_needed()
+        before = _cells(explorer)
+        assert np.triu(before, 1).max() > 0.05, "without the mask, tokens attend to later tokens"
+        explorer.get_by_role("button", name="causal mask").click()
+        nb.page.wait_for_function(
+            "el => el.textContent.includes('weights, causal mask')", arg=explorer.element_handle()
+        )
+        after = _cells(explorer)
+        assert np.all(np.triu(after, 1) == 0) and np.allclose(after.sum(axis=1), 1, atol=0.02)
+        nb.shot("04_causal_mask_toggled")
+    finally:
+        nb.close()
+
+
+def test_the_head_picker_shows_each_heads_own_weights(browser, lab):
+    nb = Notebook(browser, lab, "filled_05_multi_head_attention")
+    try:
+        nb.run_all()
+        explorer = _explorer(nb.page, ".widget-toggle-buttons")
+        explorer.scroll_into_view_if_needed()
+        head0 = _cells(explorer)
+        explorer.get_by_role("button", name="head 1").click()
+        nb.page.wait_for_function("el => el.textContent.includes('Head 1')", arg=explorer.element_handle())
+        head1 = _cells(explorer)
+        assert head0.shape == head1.shape and not np.allclose(head0, head1)
+        assert np.allclose(head1.sum(axis=1), 1, atol=0.02)
+        nb.shot("05_head_picker")
+    finally:
+        nb.close()
+
+
+def test_the_quiz_and_the_tutor_answer_in_the_browser(browser, lab):
+    nb = Notebook(browser, lab, "filled_08_end_of_lesson_check")
+    try:
+        nb.run_all()
+        page = nb.page
+        first = page.locator(".widget-radio").first
+        first.scroll_into_view_if_needed()
+        first.get_by_text(f"{QUIZ_KEY[0]}. ", exact=False).first.click()
+        page.get_by_text("✓ Right.").first.wait_for()
+        wrong = next(letter for letter in "ABCD" if letter != QUIZ_KEY[1])
+        page.locator(".widget-radio").nth(1).get_by_text(f"{wrong}. ", exact=False).first.click()
+        page.get_by_text(f"✗ {wrong} is not the best answer.").first.wait_for()
+        page.get_by_text("Score: 1 / 15").first.wait_for()
+        nb.shot("08_quiz")
+        box = page.get_by_placeholder(re.compile("Ask about this lesson"))
+        box.scroll_into_view_if_needed()
+        box.fill("Why do we divide by sqrt(d_k)?")
+        box.press("Enter")
+        page.get_by_text("Sources:").first.wait_for()
+        sources = page.locator("li", has_text="03_scaled_dot_product_attention").count()
+        assert sources >= 1, "the tutor cites the notebook that teaches it"
+        nb.shot("08_tutor")
+    finally:
+        nb.close()
+
+
+def _validate(browser, lab, name):
+    nb = Notebook(browser, lab, name)
+    try:
+        nb.page.get_by_role("button", name="Validate").click()
+        dialog = nb.page.locator(".jp-Dialog")
+        dialog.wait_for(timeout=120_000)
+        nb.page.wait_for_function(
+            "() => !document.querySelector('.jp-Dialog').innerText.includes('Validating')", timeout=120_000
+        )
+        return dialog.inner_text()
+    finally:
+        nb.close()
+
+
+def test_validate_passes_a_completed_notebook(browser, lab):
+    assert "Success" in _validate(browser, lab, "filled_02_softmax")
+
+
+def test_validate_names_the_failing_cells_of_an_incomplete_one(browser, lab):
+    text = _validate(browser, lab, "02_softmax")
+    assert "Success" not in text and "not implemented yet" in text
