@@ -122,13 +122,18 @@ def browser():
 
 
 class Notebook:
-    """One notebook open in JupyterLab, in its own browser page."""
+    """A notebook opened in the running JupyterLab app (File > Open from Path), as a student opens one."""
 
-    def __init__(self, browser, lab, name):
-        url, token, self.folder = lab
-        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
-        self.page.goto(f"{url}/doc/tree/{name}.ipynb?token={token}")  # one document, no side panels
-        self.page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    def __init__(self, app, name):
+        self.page = app
+        self.page.get_by_role("menuitem", name="File", exact=True).click()
+        self.page.get_by_role("menuitem", name=re.compile("^Open from Path")).click()
+        self.page.locator(".jp-Dialog input").fill(f"{name}.ipynb")
+        self.page.keyboard.press("Enter")
+        self.page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
+        self.page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']")
+        # Focus it, so that the Run menu acts on this notebook (JupyterLab follows focus).
+        self.page.locator(".jp-NotebookPanel .jp-Cell").first.click()
         self.wait_idle()
 
     def wait_idle(self, timeout=60_000):
@@ -154,16 +159,37 @@ class Notebook:
         self.page.screenshot(path=SHOTS / f"{name}.png")
 
     def close(self):
-        self.page.close()
+        """Close the tab without saving (the kernel keeps running until the server stops)."""
+        if self.page.locator(".jp-Dialog").count():
+            self.page.keyboard.press("Escape")
+        self.page.get_by_role("menuitem", name="File", exact=True).click()
+        self.page.get_by_role("menuitem", name=re.compile("^Close Tab")).click()
+        discard = self.page.get_by_role("button", name="Discard")
+        try:
+            discard.click(timeout=3_000)
+        except playwright.TimeoutError:
+            pass
+        self.page.wait_for_selector(".jp-NotebookPanel", state="detached")
 
 
 @pytest.fixture(scope="module")
-def released(browser, lab):
+def app(browser, lab):
+    """One JupyterLab page for the whole module: loading the app once saves ~2 s per notebook opened."""
+    url, token, _ = lab
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{url}/lab?reset&token={token}")
+    page.wait_for_selector(".jp-DirListing-content", timeout=60_000)
+    yield page
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def released(app):
     """Run All in every released notebook: {notebook: (error texts, widgets shown)}. One tab at a time: with
     two cores, tabs side by side were slower (56 s against 45 s for the eight)."""
     results = {}
     for start in range(len(NOTEBOOKS)):
-        tabs = {name: Notebook(browser, lab, name) for name in NOTEBOOKS[start : start + 1]}
+        tabs = {name: Notebook(app, name) for name in NOTEBOOKS[start : start + 1]}
         for tab in tabs.values():
             tab.run_all(wait=False)
         for name, tab in tabs.items():
@@ -224,8 +250,8 @@ def slider_latencies(page, values=(1.0, -2.0, 3.0, 0.5, 2.5, -1.5, 4.5, 0.0)):
     return latencies
 
 
-def test_softmax_sliders_change_the_weights_to_the_right_values(browser, lab):
-    nb = Notebook(browser, lab, "filled_02_softmax")
+def test_softmax_sliders_change_the_weights_to_the_right_values(app):
+    nb = Notebook(app, "filled_02_softmax")
     try:
         nb.run_all()
         page = nb.page
@@ -266,8 +292,8 @@ def _cells(explorer):
     return values.reshape(n, n)
 
 
-def test_the_causal_mask_toggle_zeroes_the_future(browser, lab):
-    nb = Notebook(browser, lab, "filled_04_self_attention_and_causal_masks")
+def test_the_causal_mask_toggle_zeroes_the_future(app):
+    nb = Notebook(app, "filled_04_self_attention_and_causal_masks")
     try:
         nb.run_all()
         explorer = _explorer(nb.page, ".widget-toggle-buttons")
@@ -285,8 +311,8 @@ def test_the_causal_mask_toggle_zeroes_the_future(browser, lab):
         nb.close()
 
 
-def test_the_head_picker_shows_each_heads_own_weights(browser, lab):
-    nb = Notebook(browser, lab, "filled_05_multi_head_attention")
+def test_the_head_picker_shows_each_heads_own_weights(app):
+    nb = Notebook(app, "filled_05_multi_head_attention")
     try:
         nb.run_all()
         explorer = _explorer(nb.page, ".widget-toggle-buttons")
@@ -302,8 +328,8 @@ def test_the_head_picker_shows_each_heads_own_weights(browser, lab):
         nb.close()
 
 
-def test_the_quiz_and_the_tutor_answer_in_the_browser(browser, lab):
-    nb = Notebook(browser, lab, "filled_08_end_of_lesson_check")
+def test_the_quiz_and_the_tutor_answer_in_the_browser(app):
+    nb = Notebook(app, "filled_08_end_of_lesson_check")
     try:
         nb.run_all()
         page = nb.page
@@ -328,10 +354,10 @@ def test_the_quiz_and_the_tutor_answer_in_the_browser(browser, lab):
         nb.close()
 
 
-def _validate(browser, lab, name):
-    nb = Notebook(browser, lab, name)
+def _validate(app, name):
+    nb = Notebook(app, name)
     try:
-        nb.page.get_by_role("button", name="Validate").click()
+        nb.page.locator(".jp-NotebookPanel").get_by_role("button", name="Validate").click()
         dialog = nb.page.locator(".jp-Dialog")
         dialog.wait_for(timeout=120_000)
         nb.page.wait_for_function(
@@ -342,10 +368,10 @@ def _validate(browser, lab, name):
         nb.close()
 
 
-def test_validate_passes_a_completed_notebook(browser, lab):
-    assert "Success" in _validate(browser, lab, "filled_02_softmax")
+def test_validate_passes_a_completed_notebook(app):
+    assert "Success" in _validate(app, "filled_02_softmax")
 
 
-def test_validate_names_the_failing_cells_of_an_incomplete_one(browser, lab):
-    text = _validate(browser, lab, "02_softmax")
+def test_validate_names_the_failing_cells_of_an_incomplete_one(app):
+    text = _validate(app, "02_softmax")
     assert "Success" not in text and "not implemented yet" in text
