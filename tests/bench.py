@@ -131,10 +131,10 @@ def test_command():
     for label, command in stages:
         start = time.monotonic()
         subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True)
-        print(f"  {label:<22} {time.monotonic() - start:6.1f} s")
+        print(f"  {label:<22} {time.monotonic() - start:6.2f} s")
     per_file = {}
     for case in ET.parse(report).iter("testcase"):
-        name = case.get("classname", "").split(".")[0] or "?"
+        name = ".".join(case.get("classname", "").split(".")[:2]) or "?"
         per_file[name] = per_file.get(name, 0.0) + float(case.get("time", 0))
     for name, seconds in sorted(per_file.items(), key=lambda item: -item[1]):
         print(f"    {name:<48} {seconds:6.1f} s")
@@ -178,7 +178,7 @@ def browser():
         tb.running_lab(Path(folder)) as lab,
         tb.chromium() as chrome,
     ):
-        nb = tb.Notebook(chrome, lab, "filled_02_softmax")
+        nb = tb.Notebook(tb.open_lab(chrome, lab), "filled_02_softmax")
         nb.run_all()
         nb.page.locator("p.readout").first.scroll_into_view_if_needed()
         latencies = sorted(tb.slider_latencies(nb.page))

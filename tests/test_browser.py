@@ -172,13 +172,19 @@ class Notebook:
         self.page.wait_for_selector(".jp-NotebookPanel", state="detached")
 
 
-@pytest.fixture(scope="module")
-def app(browser, lab):
-    """One JupyterLab page for the whole module: loading the app once saves ~2 s per notebook opened."""
+def open_lab(browser, lab):
+    """A browser page with JupyterLab loaded and ready."""
     url, token, _ = lab
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{url}/lab?reset&token={token}")
     page.wait_for_selector(".jp-DirListing-content", timeout=60_000)
+    return page
+
+
+@pytest.fixture(scope="module")
+def app(browser, lab):
+    """One JupyterLab page for the whole module: loading the app once saves ~2 s per notebook opened."""
+    page = open_lab(browser, lab)
     yield page
     page.close()
 
