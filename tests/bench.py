@@ -172,7 +172,9 @@ def browser():
     """Slider move to updated chart in JupyterLab, in Chromium (goal: under 150 ms)."""
     import test_browser as tb
 
-    print("## Browser: Enter in a softmax score slider -> new weights on the chart (notebook 02, 8 moves)")
+    print(
+        "## Browser: a softmax score slider moved one step (arrow key on its handle) -> new weights on the chart"
+    )
     with (
         tempfile.TemporaryDirectory() as folder,
         tb.running_lab(Path(folder)) as lab,
