@@ -180,11 +180,9 @@ def browser():
         tb.running_lab(Path(folder)) as lab,
         tb.chromium() as chrome,
     ):
-        nb = tb.Notebook(tb.open_lab(chrome, lab), "filled_02_softmax")
-        nb.run_all()
-        nb.page.locator("p.readout").first.scroll_into_view_if_needed()
-        latencies = sorted(tb.slider_latencies(nb.page))
-        nb.close()
+        with tb.opened(tb.open_lab(chrome, lab), "filled_02_softmax") as nb:
+            nb.page.locator("p.readout").first.scroll_into_view_if_needed()
+            latencies = sorted(tb.slider_latencies(nb.page))
     rounded = ", ".join(f"{x:.0f}" for x in latencies)
     print(f"  median {statistics.median(latencies):.0f} ms, max {latencies[-1]:.0f} ms (all, ms: {rounded})")
 
