@@ -52,8 +52,7 @@ class Student:
     unexpected: list  # other .ipynb files: misnamed notebooks, which nbgrader ignores
     failures: dict = field(default_factory=dict)  # notebook -> reason
     flags: dict = field(default_factory=dict)  # notebook -> something the instructor should look at
-    seconds: dict = field(default_factory=dict)  # notebook -> wall time its grading took
-    done: int = 0
+    seconds: dict = field(default_factory=dict)  # notebook -> wall time its grading took (once it is done)
 
 
 def _config(root):
@@ -74,10 +73,9 @@ def _notebook_seconds(api):
     return float(api.config.get("TrustedExecute", {}).get("notebook_seconds", 300))
 
 
-def _grade_notebook(root, assignment, student, notebook, force):
+def _grade_notebook(api, assignment, student, notebook, force):
     """nbgrader's own Autograde converter, for one notebook of one student."""
     try:
-        api = _api(root)
         with temp_attrs(api.coursedir, assignment_id=assignment, student_id=student, notebook_id=notebook):
             app = Autograde(coursedir=api.coursedir, parent=api)
             app.force, app.create_student = force, True
@@ -91,8 +89,9 @@ def _grade_notebook(root, assignment, student, notebook, force):
 def _worker(root, assignment, force, conn):
     """A grading process: notebooks in, results out, until told to stop. Staying alive keeps what nbgrader
     builds on first use (validators, compiled queries), which costs ~0.4 s of CPU per notebook otherwise."""
+    api = _api(root)  # the configuration is read once per worker, not once per notebook
     while (task := conn.recv()) is not None:
-        conn.send(_grade_notebook(root, assignment, *task, force))
+        conn.send(_grade_notebook(api, assignment, *task, force))
 
 
 class _Worker:
@@ -177,11 +176,10 @@ def run(assignment, jobs=None, force=False, root=".", out=sys.stdout):
     def finish(student, notebook, failure):
         nonlocal finished
         finished += 1
-        student.done += 1
         if failure:
             student.failures[notebook] = failure
             _zero(api, assignment, student.name, notebook)
-        if student.done == len(student.notebooks):
+        if len(student.seconds) == len(student.notebooks):
             failed = sum(bool(s.failures) for s in students)
             note = (
                 "ok" if not student.failures else f"{len(student.failures)} notebook(s) could not be graded"

@@ -24,7 +24,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Float, Integer, Unicode
+from traitlets import Float, Integer
 
 from helpers import checks, quiz, remote, sandbox
 
@@ -32,9 +32,8 @@ TAMPERING = "Tampering suspected"
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels start inside the grading sandbox."""
-
-    course_root = Unicode(help="the nbgrader course directory, whose private parts the kernel must not see")
+    """A kernel manager whose kernels start inside the grading sandbox. nbgrader runs from the course
+    directory, so the current directory is the course whose private parts the kernel must not see."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -49,7 +48,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             kernel_cmd,
             workdir=workdir,
             shared_dir=self._shared_dir,
-            course_root=self.course_root or os.getcwd(),
+            course_root=os.getcwd(),
         )
         await super()._async_launch_kernel(wrapped, **kw)
 

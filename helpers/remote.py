@@ -92,7 +92,8 @@ def handle(request_text, namespace):
     if request["op"] == "describe":
         return encode({"callable": True} if callable(target) else {"value": target})
     args, kwargs = list(request["args"]), dict(request["kwargs"])
-    before = [a.copy() if isinstance(a, np.ndarray) else None for a in [*args, *kwargs.values()]]
+    inputs = [*args, *kwargs.values()]  # the same objects the call receives
+    before = [a.copy() if isinstance(a, np.ndarray) else None for a in inputs]
     start = time.perf_counter()
     try:
         reply = {"result": target(*args, **kwargs)}
@@ -100,11 +101,10 @@ def handle(request_text, namespace):
         reply = {"error": (type(exc).__name__, str(exc)[:2000])}
     reply["seconds"] = time.perf_counter() - start
     # Inputs go back only if the call changed them in place (the checks look for that mistake).
-    changed = [
-        i for i, (old, new) in enumerate(zip(before, [*args, *kwargs.values()]))
+    reply["changed"] = {
+        i: new for i, (old, new) in enumerate(zip(before, inputs))
         if old is not None and not np.array_equal(old, new, equal_nan=True)
-    ]  # fmt: skip
-    reply["changed"] = {i: [*args, *kwargs.values()][i] for i in changed}
+    }  # fmt: skip
     return encode(reply)
 
 
@@ -117,7 +117,7 @@ class RemoteError(Exception):
 
 def _exception(type_name, message):
     cls = getattr(builtins, type_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, BaseException)) or not issubclass(cls, Exception):
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
         cls = type(type_name, (Exception,), {})  # same name in messages, but never a KeyboardInterrupt here
     return cls(message)
 
@@ -134,9 +134,8 @@ class RemoteFunction:
 
     def __call__(self, *args, **kwargs):
         reply = self._ask({"op": "call", "name": self.__name__, "args": list(args), "kwargs": kwargs})
-        self.seconds = float(
-            reply.get("seconds", float("inf"))
-        )  # the call's own time, measured in the kernel
+        # The call's own time, measured in the kernel.
+        self.seconds = float(reply.get("seconds", float("inf")))
         # An input changed in place in the kernel is changed here too, so checks can see it.
         inputs = [*args, *kwargs.values()]
         for i, theirs in reply.get("changed", {}).items():
