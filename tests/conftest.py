@@ -95,6 +95,11 @@ def submission(release_dir, notebook, codes=None):
     return nb
 
 
+def delete_test_cells(nb):
+    """What a student who deletes the test cells submits (nbgrader restores them from source/)."""
+    nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade")]
+
+
 def quiz_cell(letters):
     """The quiz_answers cell of a student who chose ``letters`` (one per question, in order)."""
     return "answers = {\n" + "".join(f"    {n}: {letter!r},\n" for n, letter in enumerate(letters, 1)) + "}"

@@ -12,7 +12,17 @@ import zipfile
 
 import nbformat
 import pytest
-from conftest import ASSIGNMENT, COURSE_ID, ENV, QUIZ_KEY, ROOT, make_course, quiz_cell, submission
+from conftest import (
+    ASSIGNMENT,
+    COURSE_ID,
+    ENV,
+    QUIZ_KEY,
+    ROOT,
+    delete_test_cells,
+    make_course,
+    quiz_cell,
+    submission,
+)
 from mistakes import MISTAKES, REFERENCE
 from nbgrader.api import Gradebook
 
@@ -72,9 +82,7 @@ def _class(release):
         release,
         SOFTMAX,
         {"softmax": wrong},
-        lambda nb: setattr(
-            nb, "cells", [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade")]
-        ),
+        delete_test_cells,
     )
     expected["deleted-tests"] = 0
     files[f"kernel-dies_{SOFTMAX}.ipynb"] = _notebook(release, SOFTMAX, {"softmax": "import os\nos._exit(3)"})

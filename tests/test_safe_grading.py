@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ASSIGNMENT, COURSE_ID, ENV, NBGRADER, ROOT, make_course, submission
+from conftest import ASSIGNMENT, COURSE_ID, ENV, NBGRADER, ROOT, delete_test_cells, make_course, submission
 from mistakes import MISTAKES, REFERENCE
 from nbgrader.api import Gradebook
 
@@ -30,10 +30,6 @@ RIGHT = REFERENCE["softmax"]
 WRONG = MISTAKES["softmax"]["no_max_subtraction"][0]  # right on small scores, nan on large ones
 CANARY = f"attention-canary-{uuid.uuid4().hex}"  # a file name no one else uses
 ROGUE_TMP, ROGUE_HOME = Path("/tmp") / CANARY, Path.home() / CANARY
-
-
-def _tests_deleted(nb):
-    nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade")]
 
 
 def _tests_edited(nb):
@@ -126,7 +122,7 @@ def _attacks(course, port):
             None,
             0,
         ),
-        "deleted-tests": (WRONG, _tests_deleted, 0),  # restored from source/ by nbgrader
+        "deleted-tests": (WRONG, delete_test_cells, 0),  # restored from source/ by nbgrader
         "edited-tests": (WRONG, _tests_edited, 0),
         "duplicate-ids": (RIGHT, _ids_duplicated, 3),  # repaired by nbgrader: a right answer keeps its points
     }
