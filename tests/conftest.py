@@ -2,6 +2,7 @@
 
 import linecache
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,22 @@ NOTEBOOKS = sorted(p.stem for p in SOURCE.glob("*.ipynb"))
 NBGRADER = [sys.executable, "-m", "nbgrader"]
 # nbgrader runs the `alembic` command, so the environment's bin/ must be on PATH, as in an activated venv.
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+# The slowest test files (measured), slowest first. Each file runs whole on one worker (pytest-xdist's loadfile,
+# see pyproject.toml), handed out in this order, so that the workers finish at about the same time.
+SLOWEST_FIRST = [
+    "test_grading.py",
+    "test_browser.py",
+    "test_instructor_workflow.py",
+    "test_notebooks.py",
+    "test_safe_grading.py",
+]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
 def nbgrader(course, *args, check=True):
@@ -93,6 +110,13 @@ def submission(release_dir, notebook, codes=None):
         if meta.get("solution") and codes and meta["grade_id"] in codes:
             cell.source = codes[meta["grade_id"]].strip()
     return nb
+
+
+def asks_for_functions(cells):
+    """Whether a notebook asks the student for functions (then its figures wait for them, with a message)."""
+    return any(
+        c.metadata.get("nbgrader", {}).get("solution") and re.search(r"^def ", c.source, re.M) for c in cells
+    )
 
 
 def delete_test_cells(nb):

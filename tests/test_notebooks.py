@@ -1,19 +1,22 @@
-"""The notebooks as files: the release is generated from source/, released notebooks run with only the
-expected errors, grading runs build no widgets, and each notebook follows the course's layout.
+"""The notebooks as files: the release is generated from source/, grading runs build no widgets and each
+notebook's CPU cost stays under its limit, and each notebook follows the course's layout. (The released
+notebooks are run, and their errors checked, in JupyterLab: tests/test_browser.py.)
 
 Strict nbval on source/ (outputs compared) runs in the same pytest session: see pyproject.toml.
 """
 
 import json
 import re
-import time
 
 import nbformat
 import pytest
-from conftest import NOTEBOOKS, RELEASE, SOURCE
+from conftest import NOTEBOOKS, RELEASE, SOURCE, asks_for_functions
 from nbclient import NotebookClient
 
-TIME_LIMIT = 10.0  # seconds per notebook, kernel start included
+# Seconds of CPU per notebook, in its kernel, start-up included: what running the notebook costs, whatever else
+# the machine is doing (test files run side by side). `make bench` reports the wall-clock times.
+TIME_LIMIT = 10.0
+CPU_SECONDS = "import resource\nr = resource.getrusage(resource.RUSAGE_SELF)\nprint(r.ru_utime + r.ru_stime)"
 
 
 def _read(path):
@@ -24,21 +27,15 @@ def _meta(cell):
     return cell.metadata.get("nbgrader", {})
 
 
-def _defines_functions(cells):
-    """Whether the notebook asks for functions (whose figures and hints these tests then expect)."""
-    return any(_meta(c).get("solution") and re.search(r"^def ", c.source, re.M) for c in cells)
-
-
-def _execute(path, env_grading=None, monkeypatch=None):
+def _execute(path, env_grading, monkeypatch):
     nb = _read(path)
-    if env_grading:
-        monkeypatch.setenv("NBGRADER_EXECUTION", env_grading)
+    monkeypatch.setenv("NBGRADER_EXECUTION", env_grading)
+    nb.cells.append(nbformat.v4.new_code_cell(CPU_SECONDS))
     client = NotebookClient(
         nb, timeout=60, allow_errors=True, resources={"metadata": {"path": str(path.parent)}}
     )
-    start = time.perf_counter()
     client.execute()
-    return nb, time.perf_counter() - start
+    return nb, float(nb.cells.pop().outputs[0].text)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -53,44 +50,14 @@ def test_release_has_exactly_the_source_notebooks():
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_released_notebook_fails_only_in_its_tests(name):
-    nb, seconds = _execute(RELEASE / f"{name}.ipynb")
-    errors = {
-        c.id: o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
-    }
-    visible_tests = {
-        c.id
-        for c in nb.cells
-        if c.cell_type == "code" and _meta(c).get("grade") and re.sub(r"#.*", "", c.source).strip()
-    }
-    stubs = {c.id for c in nb.cells if c.cell_type == "code" and _meta(c).get("solution")}
-    assert visible_tests <= set(errors) <= visible_tests | stubs, (
-        "only unwritten stubs and their tests may fail"
-    )
-    for cell_id, output in errors.items():
-        if cell_id in stubs:  # a stub that runs at the top level of its cell (the quiz's answers)
-            assert output.ename == "NotImplementedError"
-        else:
-            assert output.ename == "CheckFailure"
-            assert "is not implemented yet" in output.evalue or "has no answer yet" in output.evalue
-    if _defines_functions(nb.cells):
-        html = "".join(
-            str(o.get("data", {}).get("text/html", "")) for c in nb.cells for o in c.get("outputs", [])
-        )
-        assert "above to see this" in html, "a figure that needs a student function should say so"
-    assert seconds < TIME_LIMIT, f"{name} took {seconds:.1f} s"
-    print(f"\n{name} (released): {seconds:.2f} s")
-
-
-@pytest.mark.parametrize("name", NOTEBOOKS)
 def test_source_notebook_is_fast_and_builds_no_widgets_while_grading(name, monkeypatch):
     nb, seconds = _execute(SOURCE / f"{name}.ipynb", "autograde", monkeypatch)
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             assert output.output_type != "error", cell.source
             assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {}), cell.source
-    assert seconds < TIME_LIMIT, f"{name} took {seconds:.1f} s"
-    print(f"\n{name} (source, grading mode): {seconds:.2f} s")
+    assert seconds < TIME_LIMIT, f"{name} took {seconds:.1f} s of CPU"
+    print(f"\n{name} (source, grading mode): {seconds:.2f} s of CPU")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -133,7 +100,7 @@ def test_layout(name):
             assert (
                 "### BEGIN HIDDEN TESTS" in hidden and f"check_{grade_id}({grade_id}, hidden=True)" in hidden
             )
-    if _defines_functions(cells):
+    if asks_for_functions(cells):
         assert any("<details><summary>Hint</summary>" in c.source for c in cells if c.cell_type == "markdown")
 
 
