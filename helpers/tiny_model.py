@@ -89,7 +89,8 @@ def loss_and_grads(params, task, tokens):
     d_logits = np.zeros_like(logits)
     d_logits[:, task.shift :] = (probs - np.eye(task.classes)[targets]) / count  # softmax cross-entropy
 
-    grads = {"W_out": np.einsum("bnc,bnv->cv", cache["Z_cat"], d_logits)}
+    flat = lambda a: a.reshape(-1, a.shape[-1])  # noqa: E731 - (batch, n, k) -> (batch * n, k)
+    grads = {"W_out": flat(cache["Z_cat"]).T @ flat(d_logits)}
     heads, d_head = params["W_q"].shape[0], params["W_q"].shape[-1]
     dZ_cat = d_logits @ params["W_out"].T
     dZ = np.swapaxes(dZ_cat.reshape(*dZ_cat.shape[:2], heads, d_head), 1, 2)  # (batch, heads, n, d_head)
@@ -98,8 +99,8 @@ def loss_and_grads(params, task, tokens):
     dV = np.swapaxes(A, -1, -2) @ dZ
     dS = A * (dA - (dA * A).sum(axis=-1, keepdims=True)) / np.sqrt(d_head)
     dQ, dK = dS @ K, np.swapaxes(dS, -1, -2) @ Q
-    for name, d in (("W_q", dQ), ("W_k", dK), ("W_v", dV)):
-        grads[name] = np.einsum("bni,bhnd->hid", X, d)
+    for name, d in (("W_q", dQ), ("W_k", dK), ("W_v", dV)):  # sum over batch and positions, per head
+        grads[name] = flat(X).T @ np.swapaxes(d, 0, 1).reshape(heads, -1, d_head)
     return loss, grads
 
 
