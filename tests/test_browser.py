@@ -66,7 +66,9 @@ def running_lab(folder):
     command += [f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}"]
     if os.getuid() == 0:
         command.append("--allow-root")
-    server = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's log goes to a file beside the folder: a pipe that nobody reads while the server runs fills up.
+    log = folder.with_name(f"{folder.name}-jupyterlab.log")
+    server = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -75,9 +77,7 @@ def running_lab(folder):
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(
-                        "JupyterLab did not start:\n" + server.stderr.read().decode()
-                    ) from None
+                    raise RuntimeError("JupyterLab did not start:\n" + log.read_text()) from None
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}", token, folder
     finally:
@@ -130,16 +130,19 @@ class Notebook:
         self.page.keyboard.press("Enter")
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']")
+        assert not self.page.get_by_text("Select Kernel").count(), "the notebook did not get its kernel"
         # Focus it, so that the Run menu acts on this notebook (JupyterLab follows focus).
         self.page.locator(".jp-NotebookPanel .jp-Cell").first.click()
         self.wait_idle()
 
     def wait_idle(self, timeout=60_000):
+        # Checked every 100 ms, not on every animation frame: a busy browser would take the CPU from the kernel.
         self.page.wait_for_function(
             "() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
-            " const running = [...document.querySelectorAll('.jp-InputPrompt')].some(p => p.innerText.includes('*'));"
+            " const running = [...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'));"
             " return s && s.getAttribute('data-status') === 'idle' && !running; }",
             timeout=timeout,
+            polling=100,
         )
 
     def run_all(self):
@@ -163,11 +166,13 @@ class Notebook:
             self.page.keyboard.press("Escape")
         self.page.get_by_role("menuitem", name="File", exact=True).click()
         self.page.get_by_role("menuitem", name=re.compile("^Close Tab")).click()
-        discard = self.page.get_by_role("button", name="Discard")
-        try:
-            discard.click(timeout=3_000)
-        except playwright.TimeoutError:
-            pass
+        # Unsaved changes bring a dialog; a saved notebook just closes.
+        self.page.wait_for_function(
+            "() => document.querySelector('.jp-Dialog') || !document.querySelector('.jp-NotebookPanel')",
+            polling=50,
+        )
+        if self.page.locator(".jp-Dialog").count():
+            self.page.get_by_role("button", name="Discard").click()
         self.page.wait_for_selector(".jp-NotebookPanel", state="detached")
 
 
@@ -189,6 +194,9 @@ def open_lab(browser, lab):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{url}/lab?reset&token={token}")
     page.wait_for_selector(".jp-DirListing-content", timeout=60_000)
+    # The launcher lists the Python kernel once the app knows the kernels it may start: a notebook opened
+    # before that asks the student to pick one.
+    page.wait_for_selector(".jp-LauncherCard[data-category='Notebook']", timeout=60_000)
     return page
 
 
