@@ -213,31 +213,34 @@ def test_mistake_loses_points_and_shows_its_hint(graded, function, mistake):
             )
 
 
-def test_feedback_shows_the_hint(graded):
-    function, mistake = "softmax", "no_max_subtraction"
-    student = STUDENT_OF[function, mistake]
-    course = graded["_course"]
-    nbgrader(course, "generate_feedback", ASSIGNMENT, "--student", student)
-    html = (course / "feedback" / student / ASSIGNMENT / f"{NOTEBOOK_OF[function]}.html").read_text()
+@pytest.fixture(scope="module")
+def feedback(graded):
+    """nbgrader's feedback page for the softmax of the student who forgot the max subtraction, generated in the
+    parallel course and in the plain nbgrader one: two pages."""
+    student = STUDENT_OF["softmax", "no_max_subtraction"]
+    assert student in SERIAL_SAMPLE
+    pages = []
+    for course in [graded["_course"], graded["_serial_course"]]:
+        nbgrader(course, "generate_feedback", ASSIGNMENT, "--student", student)
+        pages.append((course / "feedback" / student / ASSIGNMENT / "02_softmax.html").read_text())
+    return pages
+
+
+def test_feedback_shows_the_hint(graded, feedback):
+    html = feedback[0]
     assert "Subtract the max of each row first" in html
-    graded_nb = (course / "autograded" / student / ASSIGNMENT / f"{NOTEBOOK_OF[function]}.ipynb").read_text()
+    student = STUDENT_OF["softmax", "no_max_subtraction"]
+    graded_nb = (graded["_course"] / "autograded" / student / ASSIGNMENT / "02_softmax.ipynb").read_text()
     assert "hidden=True" in graded_nb, "autograde ran the hidden tests"
     assert "BEGIN HIDDEN TESTS" not in html and "hidden=True" not in html, (
         "but feedback does not show their code"
     )
 
 
-def test_parallel_autograde_equals_plain_nbgrader(graded):
+def test_parallel_autograde_equals_plain_nbgrader(graded, feedback):
     for student in SERIAL_SAMPLE:
         assert graded[student] == graded["_serial"][student], student
-    # and so does the feedback built from it
-    for course in [graded["_course"], graded["_serial_course"]]:
-        nbgrader(course, "generate_feedback", ASSIGNMENT, "--student", "nb02-pack0-mistake0")
-    pages = [
-        (course / "feedback" / "nb02-pack0-mistake0" / ASSIGNMENT / "02_softmax.html").read_text()
-        for course in [graded["_course"], graded["_serial_course"]]
-    ]
-    assert pages[0] == pages[1]
+    assert feedback[0] == feedback[1], "and so does the feedback built from it"
 
 
 def test_parallel_autograde_reports_progress_and_a_summary(graded):
