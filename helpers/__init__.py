@@ -5,3 +5,10 @@ Modules:
 - ``checking`` and ``checks``: the checks students run, and the mistakes they diagnose;
 - ``plots`` and ``widgets``: figures, sliders and the friendly guard around unfinished student code.
 """
+
+import os
+
+
+def grading():
+    """True while nbgrader executes a notebook (autograde or validate): build no widget, draw no figure."""
+    return bool(os.environ.get("NBGRADER_EXECUTION"))

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from helpers.widgets import grading
+from helpers import grading
 
 ENV = "ATTENTION_COURSE_PROGRESS"
 DEFAULT = Path("~/.attention-course/progress.json")

@@ -254,8 +254,8 @@ def quiz_widget():
     """All 15 questions with radio buttons; each answer gets its explanation at once, with a running score."""
     import ipywidgets as w
 
-    from helpers import progress
-    from helpers.widgets import Explorer, grading
+    from helpers import grading, progress
+    from helpers.widgets import Explorer
 
     if grading():
         return None

@@ -9,7 +9,8 @@ import time
 import numpy as np
 from IPython.display import HTML, display
 
-from helpers.widgets import friendly_html, grading
+from helpers import grading
+from helpers.widgets import friendly_html
 
 
 def best_time(fn, *args, repeat=3):

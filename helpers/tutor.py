@@ -216,7 +216,8 @@ def tutor_widget():
     """A text box and a button; the answer appears below."""
     import ipywidgets as w
 
-    from helpers.widgets import Explorer, grading
+    from helpers import grading
+    from helpers.widgets import Explorer
 
     if grading():
         return None

@@ -9,20 +9,14 @@ Widgets take the student's function as an argument. Until it is written (it rais
 the figure shows "Implement ``name`` above to see this." instead of a traceback.
 """
 
-import os
 from html import escape
 
 import ipywidgets as w
 import numpy as np
 from IPython.display import HTML, display
 
-from helpers import plots
+from helpers import grading, plots
 from helpers import reference as ref
-
-
-def grading():
-    """True while nbgrader executes the notebook (autograde or validate): skip anything interactive."""
-    return bool(os.environ.get("NBGRADER_EXECUTION"))
 
 
 def _raised_in(exc):
