@@ -146,10 +146,21 @@ class Notebook:
         )
 
     def run_all(self):
-        self.page.get_by_role("menuitem", name="Run", exact=True).click()
-        self.page.get_by_role("menuitem", name=re.compile("^Run All Cells")).click()
-        time.sleep(0.5)  # the indicator turns busy only once the first cell is sent
-        self.wait_idle(timeout=120_000)
+        """Run > Run All Cells, until every code cell has run (its prompt shows a number). A click that came
+        before the kernel was ready starts nothing (seen under load): then it is clicked again."""
+        prompts = "[...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent)"
+        for attempt in range(3):
+            self.page.get_by_role("menuitem", name="Run", exact=True).click()
+            self.page.get_by_role("menuitem", name=re.compile("^Run All Cells")).click()
+            try:
+                self.page.wait_for_function(f"() => {prompts}.some(p => /[0-9*]/.test(p))", timeout=10_000)
+                break
+            except playwright.TimeoutError:
+                assert attempt < 2, "Run All Cells started nothing"
+        self.page.wait_for_function(
+            f"() => {prompts}.every(p => /[0-9]/.test(p))", timeout=120_000, polling=100
+        )
+        self.wait_idle()
 
     def save(self):
         self.page.get_by_role("menuitem", name="File", exact=True).click()
