@@ -252,13 +252,14 @@ def check_quiz_answer(answers, number):
 
 def quiz_widget():
     """All 15 questions with radio buttons; each answer gets its explanation at once, with a running score."""
-    import ipywidgets as w
-
     from helpers import grading, progress
-    from helpers.widgets import explorer
 
     if grading():
         return None
+    import ipywidgets as w
+
+    from helpers.widgets import explorer
+
     chosen = {}
     total = w.HTML()
     rows = []

@@ -214,13 +214,14 @@ def ask(question):
 
 def tutor_widget():
     """A text box and a button; the answer appears below."""
-    import ipywidgets as w
-
     from helpers import grading
-    from helpers.widgets import explorer
 
     if grading():
         return None
+    import ipywidgets as w
+
+    from helpers.widgets import explorer
+
     question = w.Text(
         placeholder="Ask about this lesson, e.g. why divide by sqrt(d_k)?",
         continuous_update=False,  # answer on Enter, not on every key
