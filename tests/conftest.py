@@ -92,13 +92,18 @@ def load_function(code, name):
     return namespace[name]
 
 
+def nbgrader_meta(cell):
+    """The cell's nbgrader metadata (grade_id, solution, grade, points...), or {} for a plain cell."""
+    return cell.metadata.get("nbgrader", {})
+
+
 def solution_cells(notebook_path):
     """{grade_id: source} of the autograded-answer cells of a notebook."""
     nb = nbformat.read(notebook_path, as_version=4)
     return {
         c.metadata["nbgrader"]["grade_id"]: c.source
         for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
+        if nbgrader_meta(c).get("solution") and c.cell_type == "code"
     }
 
 
@@ -106,7 +111,7 @@ def submission(release_dir, notebook, codes=None):
     """The released notebook with the solution cells in ``codes`` ({grade_id: code}) filled in."""
     nb = nbformat.read(release_dir / f"{notebook}.ipynb", as_version=4)
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
+        meta = nbgrader_meta(cell)
         if meta.get("solution") and codes and meta["grade_id"] in codes:
             cell.source = codes[meta["grade_id"]].strip()
     return nb
@@ -114,14 +119,12 @@ def submission(release_dir, notebook, codes=None):
 
 def asks_for_functions(cells):
     """Whether a notebook asks the student for functions (then its figures wait for them, with a message)."""
-    return any(
-        c.metadata.get("nbgrader", {}).get("solution") and re.search(r"^def ", c.source, re.M) for c in cells
-    )
+    return any(nbgrader_meta(c).get("solution") and re.search(r"^def ", c.source, re.M) for c in cells)
 
 
 def delete_test_cells(nb):
     """What a student who deletes the test cells submits (nbgrader restores them from source/)."""
-    nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade")]
+    nb.cells = [c for c in nb.cells if not nbgrader_meta(c).get("grade")]
 
 
 def quiz_cell(letters):

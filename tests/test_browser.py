@@ -19,7 +19,7 @@ import time
 import nbformat
 import numpy as np
 import pytest
-from conftest import ENV, QUIZ_KEY, RELEASE, ROOT, asks_for_functions, quiz_cell, submission
+from conftest import ENV, QUIZ_KEY, RELEASE, ROOT, asks_for_functions, nbgrader_meta, quiz_cell, submission
 from mistakes import REFERENCE
 from playwright import sync_api as playwright
 
@@ -136,7 +136,7 @@ class Notebook:
         self.wait_idle()
 
     def wait_idle(self, timeout=60_000):
-        # Checked every 100 ms, not on every animation frame: a busy browser would take the CPU from the kernel.
+        # Checked every 100 ms rather than on every animation frame: nothing here needs frame accuracy.
         self.page.wait_for_function(
             "() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
             " const running = [...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'));"
@@ -234,17 +234,15 @@ def released(app, lab):
     return results
 
 
-def _grading(cell):
-    return cell.metadata.get("nbgrader", {})
-
-
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_each_released_notebook_fails_only_in_its_tests(released, name):
     nb, widgets = released[name]
     code = [c for c in nb.cells if c.cell_type == "code"]
     errors = {c.id: o for c in code for o in c.outputs if o.output_type == "error"}
-    visible_tests = {c.id for c in code if _grading(c).get("grade") and re.sub(r"#.*", "", c.source).strip()}
-    stubs = {c.id for c in code if _grading(c).get("solution")}
+    visible_tests = {
+        c.id for c in code if nbgrader_meta(c).get("grade") and re.sub(r"#.*", "", c.source).strip()
+    }
+    stubs = {c.id for c in code if nbgrader_meta(c).get("solution")}
     assert visible_tests <= set(errors) <= visible_tests | stubs, (
         "only unwritten stubs and their tests may fail"
     )

@@ -22,6 +22,7 @@ from conftest import (
     QUIZ_KEY,
     make_course,
     nbgrader,
+    nbgrader_meta,
     quiz_cell,
     submission,
 )
@@ -103,7 +104,7 @@ def _grades(course, students):
                 outputs = {
                     c.metadata["nbgrader"]["grade_id"]: _text(c)
                     for c in nbformat.read(path, as_version=4).cells
-                    if c.metadata.get("nbgrader", {}).get("grade")
+                    if nbgrader_meta(c).get("grade")
                 }
                 grades = gb.find_submission_notebook(notebook, ASSIGNMENT, student).grades
                 results[student][notebook] = {

@@ -10,7 +10,7 @@ import re
 
 import nbformat
 import pytest
-from conftest import NOTEBOOKS, RELEASE, SOURCE, asks_for_functions
+from conftest import NOTEBOOKS, RELEASE, SOURCE, asks_for_functions, nbgrader_meta
 from nbclient import NotebookClient
 
 # Seconds of CPU per notebook, in its kernel, start-up included: what running the notebook costs, whatever else
@@ -21,10 +21,6 @@ CPU_SECONDS = "import resource\nr = resource.getrusage(resource.RUSAGE_SELF)\npr
 
 def _read(path):
     return nbformat.read(path, as_version=4)
-
-
-def _meta(cell):
-    return cell.metadata.get("nbgrader", {})
 
 
 def _execute(path, env_grading, monkeypatch):
@@ -69,7 +65,7 @@ def test_layout(name):
     assert "(..., n, d)" in cells[1].source and "True means" in cells[1].source, "conventions stated"
     assert any(c.cell_type == "markdown" and c.source.startswith("## Recap") for c in cells)
     for i, cell in enumerate(cells):
-        meta = _meta(cell)
+        meta = nbgrader_meta(cell)
         header = next((c for c in reversed(cells[:i]) if c.source.startswith("### Exercise")), None)
         if meta.get("solution") and cell.cell_type == "markdown":  # a written answer, graded by hand
             assert meta.get("grade") and meta.get("points", 0) > 0
@@ -79,18 +75,20 @@ def test_layout(name):
             assert header is not None and "Difficulty" in header.source
         elif meta.get("grade_id") == "quiz_answers":
             assert "answers = {\n" + "".join(f"    {n}: None,\n" for n in range(1, 16)) + "}" in cell.source
-            tests = [c for c in cells if _meta(c).get("grade_id", "").startswith("test_quiz_question_")]
+            tests = [
+                c for c in cells if nbgrader_meta(c).get("grade_id", "").startswith("test_quiz_question_")
+            ]
             assert [c.source.strip() for c in tests] == [
                 f"check_quiz_answer(answers, {n})" for n in range(1, 16)
             ]
-            assert all(_meta(c)["points"] == 1 for c in tests), "one point per question"
+            assert all(nbgrader_meta(c)["points"] == 1 for c in tests), "one point per question"
         elif meta.get("solution"):
             grade_id = meta["grade_id"]
             assert re.search(rf"^def {grade_id}\(", cell.source, re.M), "grade_id is the function's name"
             assert (
                 "Difficulty" in header.source and "Importance" in header.source and "minutes" in header.source
             )
-            tests = {_meta(c).get("grade_id"): c for c in cells if _meta(c).get("grade")}
+            tests = {nbgrader_meta(c).get("grade_id"): c for c in cells if nbgrader_meta(c).get("grade")}
             visible = tests[f"test_{grade_id}"]
             assert visible.source.strip() == f"check_{grade_id}({grade_id})"
             assert "raises-exception" in visible.metadata.get("tags", []), (

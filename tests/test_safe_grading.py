@@ -19,7 +19,17 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ASSIGNMENT, COURSE_ID, ENV, NBGRADER, ROOT, delete_test_cells, make_course, submission
+from conftest import (
+    ASSIGNMENT,
+    COURSE_ID,
+    ENV,
+    NBGRADER,
+    ROOT,
+    delete_test_cells,
+    make_course,
+    nbgrader_meta,
+    submission,
+)
 from mistakes import MISTAKES, REFERENCE
 from nbgrader.api import Gradebook
 
@@ -34,7 +44,7 @@ ROGUE_TMP, ROGUE_HOME = Path("/tmp") / CANARY, Path.home() / CANARY
 
 def _tests_edited(nb):
     for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade"):
+        if nbgrader_meta(cell).get("grade"):
             cell.source = "pass  # all good here"
 
 
@@ -260,7 +270,7 @@ def test_the_checks_shown_are_the_graders_not_the_kernels(attacked):
     graded = nbformat.read(
         attacked["course"] / "autograded" / "patches-helpers" / ASSIGNMENT / f"{SOFTMAX}.ipynb", as_version=4
     )
-    test = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_softmax")
+    test = next(c for c in graded.cells if nbgrader_meta(c).get("grade_id") == "test_softmax")
     text = json.dumps(test.outputs)
     assert "Subtract the max of each row first" in text and "all passed" not in text
 
