@@ -31,7 +31,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/attention
 
 # Debian packages the tests need, installed if missing: bubblewrap, the sandbox of grading kernels
-# (helpers/sandbox.py), and chromium, the browser of tests/test_browser.py (Playwright drives it; it downloads
+# (helpers/grading/sandbox.py), and chromium, the browser of tests/test_browser.py (Playwright drives it; it downloads
 # no browser of its own). As root here; through sudo elsewhere.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 DEBIAN_PACKAGES := $(if $(shell command -v bwrap),,bubblewrap) $(if $(shell command -v chromium),,chromium)
@@ -60,7 +60,7 @@ outputs: release
 	ATTENTION_COURSE_PROGRESS=$$(mktemp -d)/progress.json $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.record_timing=False --ExecutePreprocessor.store_widget_state=False \
 		source/attention/*.ipynb
-	$(BIN)/python -m helpers.notebook_outputs source/attention/*.ipynb
+	$(BIN)/python -m helpers.grading.notebook_outputs source/attention/*.ipynb
 	$(MAKE) release
 
 release: $(STAMP)

@@ -28,12 +28,12 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A cell that hangs is stopped, not waited on for ever: the course's slowest cell takes under 2 s.
 c.Execute.timeout = 15
 
-# Submissions are untrusted code. nbgrader's Execute step is replaced by helpers.grader.TrustedExecute: the kernel
-# runs sandboxed (bubblewrap + prlimit, see helpers/sandbox.py), a notebook gets 300 s and a cell 100,000
-# characters of output, and every test cell's verdict is computed again outside the kernel, where the
-# submission cannot rewrite numpy, builtins or the checks. The other steps are nbgrader's defaults.
+# Submissions are untrusted code. nbgrader's Execute step is replaced by helpers.grading.grader.TrustedExecute:
+# the kernel runs sandboxed (bubblewrap + prlimit, see helpers/grading/sandbox.py), a notebook gets 300 s and a
+# cell 100,000 characters of output, and every test cell's verdict is computed again outside the kernel, where
+# the submission cannot rewrite numpy, builtins or the checks. The other steps are nbgrader's defaults.
 c.Autograde.autograde_preprocessors = [
-    "helpers.grader.TrustedExecute",
+    "helpers.grading.grader.TrustedExecute",
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,

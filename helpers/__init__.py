@@ -1,14 +1,13 @@
-"""Shared code for the attention-course notebooks: reference maths, checks with hints, widgets and plots.
+"""The student package of attention-course: checks with hints, widgets, plots, the quiz, the tutor, progress.
 
-Modules:
-- ``reference``: the course's functions, written once, following the conventions in README.md;
-- ``checking`` and ``checks``: the checks students run, and the mistakes they diagnose;
-- ``plots`` and ``widgets``: figures, sliders and the friendly guard around unfinished student code.
+Everything here ships to every student, in a class release too, so none of it holds a solution (see README.md
+beside this file). The instructor's side (solutions, grading, the sandbox) is the subpackage
+:mod:`helpers.grading`, which a class release leaves out.
 """
 
 import os
 
 
-def grading():
+def being_graded():
     """True while nbgrader executes a notebook (autograde or validate): build no widget, draw no figure."""
     return bool(os.environ.get("NBGRADER_EXECUTION"))

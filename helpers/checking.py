@@ -203,4 +203,4 @@ def run_check(fn, spec, hidden=False):
     n = len(cases) + (0 if hidden else len(spec.properties))
     print(f"✓ {spec.name}: all {n} {'hidden ' if hidden else ''}checks passed.")
     if not hidden:
-        progress.record_check(spec.name)
+        progress.record_check(spec.name, fn)

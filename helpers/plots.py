@@ -9,7 +9,7 @@ from html import escape
 
 import numpy as np
 
-from helpers import grading
+from helpers import being_graded
 
 BAR_COLOUR = "#4c72b0"
 NEGATIVE_COLOUR = "#c44e52"
@@ -129,7 +129,7 @@ def plot_saturation(dims, max_weight_unscaled, max_weight_scaled):
     It shows the figure itself and returns nothing, so no notebook depends on a trailing `;` (which nbval's
     kernel does not honour) to avoid displaying it twice.
     """
-    if grading():  # no one looks at it, and the class is graded faster without matplotlib
+    if being_graded():  # no one looks at it, and the class is graded faster without matplotlib
         return
     import matplotlib.pyplot as plt
 
@@ -148,7 +148,7 @@ def plot_saturation(dims, max_weight_unscaled, max_weight_scaled):
 
 def plot_losses(curves, title, ylabel="cross-entropy loss"):
     """Show training curves ({label: losses per step}) on a log scale."""
-    if grading():  # no one looks at it, and the class is graded faster without matplotlib
+    if being_graded():  # no one looks at it, and the class is graded faster without matplotlib
         return
     import matplotlib.pyplot as plt
 

@@ -1,4 +1,4 @@
-"""Timing a student's function against a reference, for notebook 06 and the benchmark.
+"""The loop that notebook 06 asks students to vectorise, and timing a student's function against it.
 
 Timings differ between machines and runs, so they are only ever shown in a figure (whose pixels strict nbval
 does not compare) and never printed into a notebook's stored output.
@@ -9,8 +9,29 @@ import time
 import numpy as np
 from IPython.display import HTML, display
 
-from helpers import grading
+from helpers import being_graded
 from helpers.widgets import friendly_html
+
+
+def attention_loop(Q, K, V, mask=None):
+    """Scaled dot-product attention one query and one key at a time, for ``Q (n_q, d_k)``, ``K (n_k, d_k)``,
+    ``V (n_k, d_v)``: the same numbers as ``scaled_dot_product_attention``, computed the slow way, for you to
+    vectorise (notebook 06).
+    """
+    n_q, d_k = Q.shape
+    n_k, d_v = V.shape
+    weights = np.zeros((n_q, n_k))
+    output = np.zeros((n_q, d_v))
+    for i in range(n_q):  # each query waits for the previous one, in Python
+        scores = np.full(n_k, -np.inf)
+        for j in range(n_k):
+            if mask is None or mask[i, j]:
+                scores[j] = np.dot(Q[i], K[j]) / np.sqrt(d_k)
+        exps = np.exp(scores - scores.max())
+        weights[i] = exps / exps.sum()
+        for j in range(n_k):
+            output[i] += weights[i, j] * V[j]
+    return output, weights
 
 
 def best_time(fn, *args, repeat=3):
@@ -33,7 +54,7 @@ def time_attention(fn, sizes, d=16, repeat=3):
 
 def compare_loop_and_vectorized(loop, vectorized, loop_sizes, vectorized_sizes, d=16):
     """Time both for growing sequence lengths and plot seconds against n, log-log, with the speed-up."""
-    if grading():
+    if being_graded():
         return
     try:
         vectorized(*random_qkv(4, d))

@@ -2,8 +2,9 @@
 
 Answering is itself a small attention over the course: the question is the query, each section of the released
 notebooks is a key (and its text the value). Both are embedded as TF-IDF vectors over the course's vocabulary,
-the scores are cosine similarities, softmax turns them into weights, and the answer is drawn from the passages
-with the most weight. When no passage is similar enough, the tutor declines instead of guessing.
+the scores are cosine similarities, and the answer is drawn from the passages that softmax would give the most
+weight (softmax keeps the order of the scores, so the scores alone decide). When no passage is similar enough,
+the tutor declines instead of guessing.
 
 Deterministic, offline, no model: the passages are in ``course_text.json`` beside this file, generated from
 ``notebooks/`` by ``python -m helpers.tutor notebooks/attention`` (``make release`` does it; a test keeps it in
@@ -25,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.reference import softmax
-
 TEXT_FILE = Path(__file__).with_name("course_text.json")
 MIN_SIMILARITY = 0.12  # below this, nothing in the course is about the question
-TEMPERATURE = 0.05  # softmax over cosine similarities: small, so the best passages dominate
+# A second passage is cited when softmax(similarity / 0.05) would give it at least a quarter of the best
+# passage's weight: exp((s - best) / 0.05) >= 1/4, that is a similarity within 0.05 * ln 4 of the best.
+SECOND_PASSAGE_WITHIN = 0.05 * math.log(4)
 # A question must name at least one of these (stemmed) to be about the lesson at all: shared everyday words
 # ("car", "like") must not make a question about cooking look like one about attention.
 TOPIC = set(
@@ -169,11 +170,10 @@ def _embed(counts, position, idf):
 
 
 def retrieve(question):
-    """(similarities, attention weights) of the question over every passage: one query, many keys."""
+    """Cosine similarity of the question to every passage: one query, many keys."""
     passages, position, idf, keys = _index()
     query = _embed(Counter(terms(question)), position, idf)
-    similarity = keys @ query
-    return similarity, softmax(similarity / TEMPERATURE)
+    return keys @ query
 
 
 def _best_sentences(text, question, count=2):
@@ -196,14 +196,14 @@ DECLINE = (
 def ask(question):
     """Answer ``question`` in two or three sentences from the course text, citing the sections used."""
     passages = _index()[0]
-    similarity, weights = retrieve(question)
+    similarity = retrieve(question)
     on_topic = any(
         w in _topic() or any(w.startswith(t) for t in _topic() if len(t) > 6) for w in terms(question)
     )
     if not on_topic or similarity.max() < MIN_SIMILARITY:
         return Answer(DECLINE, [], False)
-    order = np.argsort(-weights, kind="stable")
-    chosen = [i for i in order[:2] if weights[i] >= 0.25 * weights[order[0]]]
+    order = np.argsort(-similarity, kind="stable")
+    chosen = [i for i in order[:2] if similarity[i] >= similarity[order[0]] - SECOND_PASSAGE_WITHIN]
     best = passages[chosen[0]]
     text = f"From the course: {_best_sentences(best['text'], question)}"
     more = " and ".join(
@@ -214,9 +214,9 @@ def ask(question):
 
 def tutor_widget():
     """A text box and a button; the answer appears below."""
-    from helpers import grading
+    from helpers import being_graded
 
-    if grading():
+    if being_graded():
         return None
     import ipywidgets as w
 

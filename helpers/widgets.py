@@ -15,8 +15,7 @@ from html import escape
 import numpy as np
 from IPython.display import HTML, display
 
-from helpers import grading, plots
-from helpers import reference as ref
+from helpers import being_graded, plots
 
 
 def _raised_in(exc):
@@ -130,7 +129,7 @@ def side_by_side(*figures):
 
 def lookup_explorer(soft_lookup, keys, values, key_names, value_names, start=(1.5, 0.0)):
     """Move a 2-D query around and watch the soft lookup's blend of one-hot values (i.e. its weights)."""
-    if grading():
+    if being_graded():
         return None
     import ipywidgets as w
 
@@ -143,7 +142,7 @@ def lookup_explorer(soft_lookup, keys, values, key_names, value_names, start=(1.
             chart = plots.bar_chart_svg(
                 value_names, blend, "Soft lookup: how much of each value", ylabel="share", ymax=1
             )
-            nearest = key_names[int(np.argmax(ref.similarity_scores(np.array([qx.value, qy.value]), keys)))]
+            nearest = key_names[int(np.argmax(blend))]  # the values are one-hot: the blend is the weights
             return (
                 chart + f"<p>The hard lookup would return only the value stored under <b>{nearest}</b>.</p>"
             )
@@ -158,7 +157,7 @@ def lookup_explorer(soft_lookup, keys, values, key_names, value_names, start=(1.
 
 def softmax_explorer(softmax, scores=(2.0, 0.5, -1.0, 0.0)):
     """Four score sliders and a temperature slider driving a bar chart of softmax(scores / temperature)."""
-    if grading():
+    if being_graded():
         return None
     import ipywidgets as w
 
@@ -187,7 +186,7 @@ SCALING_DIMS = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 def scaling_explorer(attention, n_keys=6, seed=0):
     """A slider for d_k: softmax weights of one query over random keys, without and with 1/sqrt(d_k)."""
-    if grading():
+    if being_graded():
         return None
     import ipywidgets as w
 
@@ -200,16 +199,14 @@ def scaling_explorer(attention, n_keys=6, seed=0):
     def redraw():
         q, k = q_all[:, : d_k.value], k_all[:, : d_k.value]
         scores = (q @ k.T)[0]
-        unscaled = plots.bar_chart_svg(
-            labels, ref.softmax(scores), "softmax(q.k): unscaled", ymax=1, width=340
-        )
 
-        def scaled_figure():
-            _, weights = attention(q, k, np.eye(n_keys))
-            title = "softmax(q.k / sqrt(d_k)): your attention"
+        def weights_figure(query, title):
+            _, weights = attention(query, k, np.eye(n_keys))
             return plots.bar_chart_svg(labels, weights[0], title, ymax=1, width=340)
 
-        scaled = draw(attention, scaled_figure)
+        # Your attention divides q.k by sqrt(d_k): a query sqrt(d_k) times longer undoes it.
+        unscaled = draw(attention, lambda: weights_figure(q * np.sqrt(d_k.value), "softmax(q.k): unscaled"))
+        scaled = draw(attention, lambda: weights_figure(q, "softmax(q.k / sqrt(d_k)): your attention"))
         note = (
             f'<p class="readout">spread (std) of the raw scores q.k: {np.std(scores):.1f}; '
             f"after dividing by sqrt({d_k.value}) = {np.sqrt(d_k.value):.1f}: "
@@ -225,7 +222,7 @@ def scaling_explorer(attention, n_keys=6, seed=0):
 
 def causal_explorer(self_attention, causal_mask, X, W_q, W_k, W_v, tokens):
     """A toggle for the causal mask over a heatmap of self-attention weights."""
-    if grading():
+    if being_graded():
         return None
     import ipywidgets as w
 
@@ -244,7 +241,7 @@ def causal_explorer(self_attention, causal_mask, X, W_q, W_k, W_v, tokens):
 
 def head_explorer(multi_head_attention, X, W_q, W_k, W_v, W_o, num_heads, tokens, mask=None):
     """Pick a head and see its attention weights."""
-    if grading():
+    if being_graded():
         return None
     import ipywidgets as w
 

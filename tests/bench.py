@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from conftest import ASSIGNMENT, ENV, NBGRADER, ROOT, make_course  # noqa: E402
 
-from helpers.timing import best_time  # noqa: E402
+from helpers.timing import attention_loop, best_time  # noqa: E402
 
 
 def _tree_rss_mb(pid):
@@ -72,7 +72,7 @@ def _measure(command, cwd):
 
 
 def autograde():
-    """Serial `nbgrader autograde` vs `python -m helpers.autograde` on the simulated class of 20 students."""
+    """Serial `nbgrader autograde` vs `python -m helpers.grading.autograde` on the simulated class of 20 students."""
     from test_instructor_workflow import _class
 
     print("## Autograde: the simulated class of 20 students (tests/test_instructor_workflow.py)")
@@ -94,13 +94,13 @@ def autograde():
         pristine = base / "pristine"
         shutil.copytree(course, pristine)
         runs = {}
-        parallel = [sys.executable, "-m", "helpers.autograde", ASSIGNMENT]
+        parallel = [sys.executable, "-m", "helpers.grading.autograde", ASSIGNMENT]
         cores = os.cpu_count()
         for label, command in [
             ("serial: nbgrader autograde", [*NBGRADER, "autograde", ASSIGNMENT]),
-            ("helpers.autograde --jobs 1", [*parallel, "--jobs", "1"]),
-            (f"helpers.autograde (default: --jobs {cores})", parallel),
-            (f"helpers.autograde --jobs {cores + 1}", [*parallel, "--jobs", str(cores + 1)]),
+            ("helpers.grading.autograde --jobs 1", [*parallel, "--jobs", "1"]),
+            (f"helpers.grading.autograde (default: --jobs {cores})", parallel),
+            (f"helpers.grading.autograde --jobs {cores + 1}", [*parallel, "--jobs", str(cores + 1)]),
         ]:
             shutil.rmtree(course)
             shutil.copytree(pristine, course)
@@ -191,7 +191,7 @@ def checks():
     """How long a student waits for `check_<function>(their function)` with a correct answer."""
     from helpers import checks as c
     from helpers import quiz
-    from helpers import reference as ref
+    from helpers.grading import reference as ref
     from helpers.progress import summary  # noqa: F401 - imported here so the first check is not charged for it
 
     print("## Check-call latency (correct answer, visible cases and properties; best of 5)")
@@ -223,14 +223,14 @@ def _two_matmuls(Q, K, V):
 
 def attention_speed():
     """The reference attention against the Python loop, and against bare matrix products of the same size."""
-    from helpers import reference as ref
+    from helpers.grading import reference as ref
 
     print("## Attention speed (float64, d = 64; best of 5)")
     for n in (256, 1024, 2048):
         Q, K, V = np.random.default_rng(0).normal(size=(3, n, 64))
         vectorized = best_time(ref.scaled_dot_product_attention, Q, K, V, repeat=5)
         matmuls = best_time(_two_matmuls, Q, K, V, repeat=5)
-        loop = best_time(ref.attention_loop, Q, K, V, repeat=1) if n <= 1024 else float("nan")
+        loop = best_time(attention_loop, Q, K, V, repeat=1) if n <= 1024 else float("nan")
         flops = 2 * 2 * n * n * 64
         print(
             f"  n = {n:>4}: loop {loop * 1000:9.1f} ms  vectorised {vectorized * 1000:7.2f} ms "

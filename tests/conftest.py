@@ -13,7 +13,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from helpers import reference as ref
+from helpers.grading import reference as ref
 
 # Progress goes to a throwaway file, for this process and every kernel it starts, never to the user's own.
 os.environ["ATTENTION_COURSE_PROGRESS"] = os.path.join(tempfile.mkdtemp(prefix="progress-"), "progress.json")

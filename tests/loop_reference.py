@@ -1,6 +1,6 @@
 """An independent float64 reference, written with explicit Python loops and the math module.
 
-It shares no code with ``helpers.reference`` (which is vectorised numpy), so agreement between the two is
+It shares no code with ``helpers.grading.reference`` (which is vectorised numpy), so agreement between the two is
 evidence that both are right. Slow on purpose: only for small test inputs.
 """
 

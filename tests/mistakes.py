@@ -161,7 +161,8 @@ def soft_lookup(query, keys, values):
         "softmax_wrong_axis": (
             """
 def soft_lookup(query, keys, values):
-    weights = softmax(similarity_scores(query, keys), axis=0)
+    exps = np.exp(similarity_scores(query, keys))
+    weights = exps / exps.sum(axis=0)
     return (weights[..., None] * values).sum(axis=-2)
 """,
             "softmax ran over the wrong axis",

@@ -23,7 +23,7 @@ from conftest import ENV, QUIZ_KEY, RELEASE, ROOT, asks_for_functions, nbgrader_
 from mistakes import REFERENCE
 from playwright import sync_api as playwright
 
-from helpers import reference as ref
+from helpers.grading import reference as ref
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = ROOT / "build" / "screenshots"

@@ -9,8 +9,8 @@ from conftest import load_function
 from mistakes import MISTAKES, REFERENCE
 
 from helpers import checks
-from helpers import reference as ref
 from helpers.checking import CheckFailure
+from helpers.grading import reference as ref
 
 FUNCTIONS = list(MISTAKES)
 CASES = [(name, mistake) for name in FUNCTIONS for mistake in MISTAKES[name]]
@@ -33,7 +33,7 @@ def test_reference_passes(name, hidden, capsys):
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_student_style_reference_passes(name):
-    # A correct solution written differently from helpers.reference must pass too.
+    # A correct solution written differently from helpers.grading.reference must pass too.
     check(name)(load_function(REFERENCE[name], name))
     check(name)(load_function(REFERENCE[name], name), hidden=True)
 

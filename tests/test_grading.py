@@ -2,7 +2,7 @@
 
 For every graded function: the reference solution earns full marks, the released stub earns zero, and each
 classic mistake in tests/mistakes.py loses points and shows its own hint in the autograded notebook and in the
-feedback. The class is graded by the parallel command (`python -m helpers.autograde`); a sample of it is graded
+feedback. The class is graded by the parallel command (`python -m helpers.grading.autograde`); a sample of it is graded
 again by plain `nbgrader autograde`, which must agree with it.
 """
 
@@ -86,7 +86,7 @@ STUDENTS, STUDENT_OF = _students()
 # A few students are also graded by plain `nbgrader autograde`, in a course of their own: the parallel command
 # must give them the same grades, outputs and feedback.
 SERIAL_SAMPLE = ["reference", "quiz-partial", "nb02-pack0-mistake0", "nb05-pack0-mistake1"]
-PARALLEL_AUTOGRADE = [sys.executable, "-m", "helpers.autograde", ASSIGNMENT]
+PARALLEL_AUTOGRADE = [sys.executable, "-m", "helpers.grading.autograde", ASSIGNMENT]
 
 
 def _run(command, course):

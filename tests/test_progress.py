@@ -6,7 +6,7 @@ import os
 import pytest
 
 from helpers import checks, progress
-from helpers import reference as ref
+from helpers.grading import reference as ref
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""helpers.reference and the source notebooks' solutions agree, in float64, with an independent loop reference,
+"""helpers.grading.reference and the source notebooks' solutions agree, in float64, with an independent loop reference,
 and keep the course's conventions: batched, stable, inputs untouched."""
 
 import loop_reference as loop
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from conftest import SOURCE, solution_cells, student_namespace
 
-from helpers import reference as ref
+from helpers.grading import reference as ref
+from helpers.timing import attention_loop
 
 TOL = dict(rtol=1e-12, atol=1e-12)
 rng = np.random.default_rng(2024)
@@ -38,9 +39,9 @@ FUNCTIONS = [
 ]
 
 
-@pytest.fixture(params=["helpers.reference", "source solutions"], scope="module")
+@pytest.fixture(params=["helpers.grading.reference", "source solutions"], scope="module")
 def impl(request):
-    if request.param == "helpers.reference":
+    if request.param == "helpers.grading.reference":
         return {name: getattr(ref, name) for name in FUNCTIONS}
     solutions = _solutions()
     assert set(FUNCTIONS) <= set(solutions)
@@ -254,7 +255,7 @@ def test_causal_outputs_ignore_later_tokens(impl, name):
 def test_given_attention_loop_is_right(q_shape, k_shape, v_shape, mask):
     # Notebook 06 asks students to match attention_loop, so it must itself match the independent reference.
     Q, K, V = rng.normal(size=q_shape), rng.normal(size=k_shape), rng.normal(size=v_shape)
-    _close(ref.attention_loop(Q, K, V, mask), loop.scaled_dot_product_attention(Q, K, V, mask))
+    _close(attention_loop(Q, K, V, mask), loop.scaled_dot_product_attention(Q, K, V, mask))
 
 
 @pytest.mark.parametrize("q_shape, k_shape, v_shape, mask", ATTENTION_INPUTS)

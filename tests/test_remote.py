@@ -1,4 +1,4 @@
-"""The data-only channel between the grader and a student's kernel (helpers.remote), without a kernel."""
+"""The data-only channel between the grader and a student's kernel (helpers.grading.remote), without a kernel."""
 
 import base64
 import io
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers import remote
+from helpers.grading import remote
 
 
 def _through_kernel(namespace):

@@ -33,7 +33,7 @@ from conftest import (
 from mistakes import MISTAKES, REFERENCE
 from nbgrader.api import Gradebook
 
-from helpers import sandbox
+from helpers.grading import sandbox
 
 SOFTMAX = "02_softmax"
 RIGHT = REFERENCE["softmax"]
@@ -200,7 +200,7 @@ def attacked():
 
     start = time.monotonic()
     parallel = subprocess.Popen(
-        [sys.executable, "-m", "helpers.autograde", ASSIGNMENT, "--jobs", "2"],
+        [sys.executable, "-m", "helpers.grading.autograde", ASSIGNMENT, "--jobs", "2"],
         cwd=course, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
     )  # fmt: skip
     serial = subprocess.run(

@@ -4,8 +4,8 @@ results are reproducible (the notebook's printed numbers depend on it)."""
 import numpy as np
 import pytest
 
-from helpers import reference as ref
 from helpers import tiny_model
+from helpers.grading import reference as ref
 
 
 @pytest.mark.parametrize("offsets, num_heads", [((1,), 1), ((1, 2), 2), ((1, 3), 3)])

@@ -66,10 +66,18 @@ def test_answers_quote_the_course_only():
             assert any(sentence.rstrip(".") in p["text"] for p in passages), sentence
 
 
-def test_retrieval_is_attention_over_passages():
-    similarity, weights = tutor.retrieve("why divide by sqrt(d_k)")
-    assert weights.shape == similarity.shape and np.isclose(weights.sum(), 1.0) and np.all(weights >= 0)
-    assert np.argmax(weights) == np.argmax(similarity)
+def test_retrieval_scores_every_passage_by_cosine_similarity():
+    similarity = tutor.retrieve("why divide by sqrt(d_k)")
+    passages = json.loads(tutor.TEXT_FILE.read_text())
+    assert similarity.shape == (len(passages),) and np.all(np.abs(similarity) <= 1 + 1e-12)
+    assert "sqrt" in passages[int(np.argmax(similarity))]["section"]
+
+
+def test_second_passage_threshold_is_the_softmax_weight_ratio():
+    # Cited when its softmax weight (temperature 0.05) is at least a quarter of the best one's.
+    s = np.array([0.5, 0.5 - tutor.SECOND_PASSAGE_WITHIN])
+    weights = np.exp(s / 0.05) / np.exp(s / 0.05).sum()
+    assert np.isclose(weights[1] / weights[0], 0.25)
 
 
 def test_deterministic():

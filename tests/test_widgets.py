@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import plots, widgets
-from helpers import reference as ref
+from helpers.grading import reference as ref
 
 
 def _figure(widget):

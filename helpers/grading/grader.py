@@ -1,11 +1,11 @@
 """nbgrader's Execute step, hardened for untrusted submissions (used by ``nbgrader_config.py``).
 
-- The kernel runs in the sandbox of :mod:`helpers.sandbox`, over Unix sockets in a private folder (no TCP ports,
+- The kernel runs in the sandbox of :mod:`helpers.grading.sandbox`, over Unix sockets in a private folder (no TCP ports,
   so parallel graders never race for a port), and is interrupted by message (a signal would stop the sandbox).
 - Each cell may print at most ``max_output_chars``; beyond that its output is cut and the cell interrupted.
 - A notebook gets ``notebook_seconds`` of wall time in all; cells left when it runs out are not run and say so.
 - Every graded test cell is run twice: in the kernel, as plain nbgrader does, and again in this process with the
-  notebook's names replaced by proxies into the kernel (:mod:`helpers.remote`). The test earns its points only
+  notebook's names replaced by proxies into the kernel (:mod:`helpers.grading.remote`). The test earns its points only
   if both pass, and its output is the trusted run's, so no code in the kernel can fake a pass.
 """
 
@@ -26,7 +26,8 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer
 
-from helpers import checks, quiz, remote, sandbox
+from helpers import checks, quiz
+from helpers.grading import remote, sandbox
 
 TAMPERING = "Tampering suspected"
 
@@ -155,7 +156,7 @@ class TrustedExecute(Execute):
     def _ask(self, request):
         deadline = min(self.timeout or 60, max(self._remaining(), 1))
         code = (
-            "import helpers.remote as _grader_remote\n"
+            "import helpers.grading.remote as _grader_remote\n"
             f"_grader_reply = _grader_remote.handle({remote.encode(request)!r}, globals())"
         )
         content = run_sync(self._request)(code, deadline)

@@ -3,7 +3,7 @@ changes nothing that did not change.
 
 A stored widget view only names a model id that is random on every run and means nothing once the kernel is
 gone; JupyterLab then shows the output's plain-text form (one line, see ``helpers.widgets.explorer``), and nbval
-never compares widget views. Usage: ``python -m helpers.notebook_outputs source/attention/*.ipynb``.
+never compares widget views. Usage: ``python -m helpers.grading.notebook_outputs source/attention/*.ipynb``.
 """
 
 import sys

@@ -1,7 +1,7 @@
-"""Autograde a whole class in parallel: ``python -m helpers.autograde ASSIGNMENT [--jobs N]`` from the course root.
+"""Autograde a whole class in parallel: ``python -m helpers.grading.autograde ASSIGNMENT [--jobs N]``.
 
 Does what ``nbgrader autograde ASSIGNMENT`` does, with the same committed configuration (so the same sandbox and
-trusted verdicts of :mod:`helpers.grader`) and into the same gradebook, but:
+trusted verdicts of :mod:`helpers.grading.grader`) and into the same gradebook, but:
 
 - grades several submissions at once, one process per core by default;
 - grades each notebook on its own, in long-lived worker processes forked from one that has already imported
@@ -31,7 +31,7 @@ from nbgrader.converters import Autograde
 from nbgrader.utils import capture_log, temp_attrs
 from traitlets.config.loader import PyFileConfigLoader
 
-from helpers.grader import TAMPERING
+from helpers.grading.grader import TAMPERING
 
 # Ways a notebook's grading can fail, recognised in nbgrader's log, and what to tell the instructor.
 REASONS = [
@@ -267,7 +267,9 @@ def _summary(students, seconds, jobs, out):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m helpers.autograde", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.grading.autograde", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("assignment")
     parser.add_argument(
         "--jobs", "-j", type=int, default=None, help="notebooks graded at once (default: cores)"

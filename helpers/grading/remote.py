@@ -2,7 +2,7 @@
 
 While grading, the student's code and the test cells share one kernel, so a submission could rewrite the checks
 (``helpers.checks.check_softmax = lambda *a: None``), numpy, or builtins before the tests run. The grader
-therefore runs every test cell a second time in its own process (see :mod:`helpers.grader`), with each name the
+therefore runs every test cell a second time in its own process (see :mod:`helpers.grading.grader`), with each name the
 test uses from the notebook (``softmax``, ``answers``) replaced by a proxy. Calling the proxy sends the arguments
 to the kernel as plain data, calls the student's function there and brings back only data: arrays (``np.load``
 with ``allow_pickle=False``), numbers, strings, tuples, lists and dicts. The verdict is computed where the

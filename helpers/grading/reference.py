@@ -105,24 +105,3 @@ def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
         mask = np.expand_dims(mask, -3)  # the same mask for every head
     heads, weights = scaled_dot_product_attention(Q, K, V, mask)
     return combine_heads(heads) @ W_o, weights
-
-
-def attention_loop(Q, K, V, mask=None):
-    """Scaled dot-product attention one query and one key at a time, for ``Q (n_q, d_k)``, ``K (n_k, d_k)``,
-    ``V (n_k, d_v)``: the same numbers as ``scaled_dot_product_attention``, computed the slow way, for you to
-    vectorise (notebook 06).
-    """
-    n_q, d_k = Q.shape
-    n_k, d_v = V.shape
-    weights = np.zeros((n_q, n_k))
-    output = np.zeros((n_q, d_v))
-    for i in range(n_q):  # each query waits for the previous one, in Python
-        scores = np.full(n_k, -np.inf)
-        for j in range(n_k):
-            if mask is None or mask[i, j]:
-                scores[j] = np.dot(Q[i], K[j]) / np.sqrt(d_k)
-        exps = np.exp(scores - scores.max())
-        weights[i] = exps / exps.sum()
-        for j in range(n_k):
-            output[i] += weights[i, j] * V[j]
-    return output, weights
