@@ -66,6 +66,7 @@ outputs: release
 release: $(STAMP)
 	$(BIN)/nbgrader generate_assignment attention --force --no-db
 	$(BIN)/python -m helpers.tutor notebooks/attention > helpers/course_text.json
+	$(BIN)/python -m helpers.grading.exercises helpers/check_data
 
 clean:
 	rm -rf $(VENV) .pytest_cache gradebook.db

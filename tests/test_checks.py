@@ -1,6 +1,7 @@
 """The checks students run: the reference passes, the stub and every classic mistake fail with the right hint,
 hidden cases keep their answers to themselves, and a check answers within a second."""
 
+import json
 import time
 
 import numpy as np
@@ -11,6 +12,7 @@ from mistakes import MISTAKES, REFERENCE
 from helpers import checks
 from helpers.checking import CheckFailure
 from helpers.grading import reference as ref
+from helpers.grading.exercises import EXERCISES, check_data, fixtures
 
 FUNCTIONS = list(MISTAKES)
 CASES = [(name, mistake) for name in FUNCTIONS for mistake in MISTAKES[name]]
@@ -21,7 +23,7 @@ def check(name):
 
 
 def reference(name):
-    return getattr(checks, name.upper()).reference
+    return EXERCISES[name].reference
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -127,3 +129,39 @@ def test_check_answers_within_a_second(name):
         except CheckFailure:
             pass
         assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_committed_check_data_is_in_step_with_the_exercises(name):
+    # `make release` writes it; a changed case, mistake or hint without it would check against stale answers.
+    committed = json.loads((checks.DATA / f"{name}.json").read_text())
+    assert committed == json.loads(json.dumps(check_data(name)))
+    assert json.loads((checks.DATA / "fixtures.json").read_text()) == json.loads(json.dumps(fixtures()))
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_check_data_reads_back_every_bit(name):
+    exercise = EXERCISES[name]
+    for case in checks._spec(name).cases():
+        expected = exercise.reference(*case.args, **case.kwargs)
+        for got, want in zip(
+            expected if isinstance(expected, tuple) else (expected,),
+            case.expected if isinstance(case.expected, tuple) else (case.expected,),
+        ):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)  # exact, nan and inf included
+
+
+def test_without_the_grading_package_hidden_cases_say_they_run_when_graded(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_grading(name, *args, **kwargs):
+        if name.startswith("helpers.grading"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_grading)
+    with pytest.raises(CheckFailure, match="run when your work is graded"):
+        checks.check_softmax(ref.softmax, hidden=True)

@@ -1,0 +1,930 @@
+"""The exercises behind the checks: cases, hidden cases and classic mistakes, computed with the course's own
+implementations. Instructor side: a class release never holds this file.
+
+Students' checks (:mod:`helpers.checks`) run on data made here: each visible case with its expected answer and
+what each known mistake returns on it, in ``helpers/check_data/<function>.json``. Regenerate it after changing a
+case, a mistake or a hint (``make release`` does), and commit it: a test keeps it in step with this file.
+
+    python -m helpers.grading.exercises helpers/check_data
+
+Hidden cases are never written out: :func:`hidden_cases` computes them when nbgrader grades.
+"""
+
+import copy
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from helpers.checking import Case, encode
+from helpers.checks import _mha_args, _rng, _weights
+from helpers.grading import reference as ref
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A classic mistake: ``model`` computes what a function with this mistake returns on the same inputs."""
+
+    name: str
+    hint: str
+    model: object
+
+
+@dataclass(frozen=True)
+class Exercise:
+    notebook: str
+    name: str
+    reference: object
+    cases: object  # () -> [Case(name, args, kwargs)]: the visible cases
+    hidden_cases: object  # () -> the same, for the hidden tests
+    mistakes: list
+
+
+LESSON_SCORES = np.array([2.0, 0.5, -1.0, 0.0])
+
+
+def _similarity_cases():
+    r = _rng(1)
+    return [
+        Case(
+            "one query, three keys", (np.array([1.0, 0.0]), np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]))
+        ),
+        Case(
+            "longer vectors, d=3 and n=4",
+            (np.array([1.0, 2.0, -1.0]), r.integers(-3, 4, (4, 3)).astype(float)),
+        ),
+        Case(
+            "a batch of 2 queries, each with its own 4 keys",
+            (r.normal(size=(2, 3)), r.normal(size=(2, 4, 3))),
+        ),
+    ]
+
+
+def _similarity_hidden():
+    r = _rng(101)
+    return [
+        Case("a single key", (r.normal(size=5), r.normal(size=(1, 5)))),
+        Case("random, d=6 and n=9", (r.normal(size=6), r.normal(size=(9, 6)))),
+        Case("two batch dimensions", (r.normal(size=(2, 3, 4)), r.normal(size=(2, 3, 7, 4)))),
+        Case("large vectors", (100 * r.normal(size=8), 100 * r.normal(size=(5, 8)))),
+    ]
+
+
+def _cosine(query, keys):
+    norms = np.linalg.norm(keys, axis=-1) * np.linalg.norm(query, axis=-1)[..., None]
+    return ref.similarity_scores(query, keys) / norms
+
+
+SIMILARITY_SCORES = Exercise(
+    notebook="01_queries_keys_values",
+    name="similarity_scores",
+    reference=ref.similarity_scores,
+    cases=_similarity_cases,
+    hidden_cases=_similarity_hidden,
+    mistakes=[
+        Mistake(
+            "cosine",
+            "you normalised the vectors (cosine similarity). Here the score is the plain dot product "
+            "query . key, so a longer key gets a larger score.",
+            _cosine,
+        ),
+        Mistake(
+            "distance",
+            "you computed a distance. The similarity score is the dot product query . key: "
+            "large when they point the same way, not small.",
+            lambda q, k: np.linalg.norm(k - q[..., None, :], axis=-1),
+        ),
+        Mistake(
+            "negative_distance",
+            "you computed a (negative) distance. The similarity score is the dot product query . key.",
+            lambda q, k: -np.linalg.norm(k - q[..., None, :], axis=-1),
+        ),
+        Mistake(
+            "softmaxed",
+            "you returned weights (after softmax). Return the raw scores; `soft_lookup` turns them into weights.",
+            lambda q, k: ref.softmax(ref.similarity_scores(q, k)),
+        ),
+        Mistake(
+            "scaled",
+            "you divided by sqrt(d). That scaling belongs to scaled dot-product attention (notebook 03); "
+            "here return the plain dot products.",
+            lambda q, k: ref.similarity_scores(q, k) / np.sqrt(np.shape(q)[-1]),
+        ),
+        Mistake(
+            "no_sum",
+            "you multiplied element by element but did not add up: a dot product is sum_i q_i * k_i, "
+            "so sum over the last (feature) axis.",
+            lambda q, k: k * q[..., None, :],
+        ),
+        Mistake(
+            "sum_wrong_axis",
+            "you summed over the positions axis. Sum over the features (the last axis), one score per key.",
+            lambda q, k: (k * q[..., None, :]).sum(axis=-2),
+        ),
+    ],
+)
+
+
+def _lookup_cases():
+    keys = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    values = np.array([[10.0, 0.0], [0.0, 10.0], [5.0, 5.0]])
+    r = _rng(2)
+    return [
+        Case("a query that matches key 0 best", (np.array([2.0, 0.0]), keys, values)),
+        Case("a query halfway between keys 0 and 1", (np.array([1.0, 1.0]), keys, values)),
+        Case(
+            "values wider than keys (d=3, d_v=5)",
+            (r.normal(size=3), r.normal(size=(4, 3)), r.normal(size=(4, 5))),
+        ),
+        Case(
+            "a batch of 2 queries with their own keys and values",
+            (r.normal(size=(2, 3)), r.normal(size=(2, 4, 3)), r.normal(size=(2, 4, 2))),
+        ),
+    ]
+
+
+def _lookup_hidden():
+    r = _rng(102)
+    return [
+        Case("one key and value", (r.normal(size=4), r.normal(size=(1, 4)), r.normal(size=(1, 3)))),
+        # Notebook 01's softmax is the plain formula (notebook 02 makes it stable): scores stay well below 709.
+        Case("scores in the tens", (3 * r.normal(size=6), 3 * r.normal(size=(5, 6)), r.normal(size=(5, 2)))),
+        Case(
+            "two batch dimensions",
+            (r.normal(size=(3, 2, 4)), r.normal(size=(3, 2, 6, 4)), r.normal(size=(3, 2, 6, 5))),
+        ),
+    ]
+
+
+def _lookup_with(weigh):
+    """A soft lookup whose weights come from ``weigh(scores)`` instead of softmax."""
+
+    def lookup(q, k, v):
+        w = weigh(ref.similarity_scores(q, k))
+        return np.einsum("...n,...nv->...v", w, v)
+
+    return lookup
+
+
+def _hard_lookup(q, k, v):
+    best = np.argmax(ref.similarity_scores(q, k), axis=-1)
+    return np.take_along_axis(v, best[..., None, None], axis=-2)[..., 0, :]
+
+
+SOFT_LOOKUP = Exercise(
+    notebook="01_queries_keys_values",
+    name="soft_lookup",
+    reference=ref.soft_lookup,
+    cases=_lookup_cases,
+    hidden_cases=_lookup_hidden,
+    mistakes=[
+        Mistake(
+            "no_softmax",
+            "you used the raw scores as weights. Turn the scores into weights with `softmax` first, so they "
+            "are positive and sum to 1.",
+            _lookup_with(lambda s: s),
+        ),
+        Mistake(
+            "hard_lookup",
+            "that is the hard lookup: you returned the single best-matching value. A soft lookup blends all "
+            "values, each weighted by softmax of its score.",
+            _hard_lookup,
+        ),
+        Mistake(
+            "uniform_average",
+            "you averaged the values equally. The weights must come from how similar the query is to each key.",
+            lambda q, k, v: np.mean(v, axis=-2),
+        ),
+        Mistake(
+            "blended_keys",
+            "you blended the keys. Keys are only for matching; the output is a blend of the values.",
+            lambda q, k, v: np.einsum("...n,...nv->...v", ref.softmax(ref.similarity_scores(q, k)), k),
+        ),
+        Mistake(
+            "divide_by_sum",
+            "you normalised by dividing the scores by their sum. With negative scores that gives negative or "
+            "huge weights; softmax makes every weight positive.",
+            _lookup_with(lambda s: s / s.sum(axis=-1, keepdims=True)),
+        ),
+        Mistake(
+            "softmax_wrong_axis",
+            "softmax ran over the wrong axis: normalise over the keys (the last axis), once per query.",
+            _lookup_with(lambda s: ref.softmax(s, axis=0)),
+        ),
+        Mistake(
+            "returned_weights",
+            "you returned the weights. Return the blend of the values, each weighted by its weight.",
+            lambda q, k, v: ref.softmax(ref.similarity_scores(q, k)),
+        ),
+    ],
+)
+
+
+def _softmax_cases():
+    return [
+        Case("the lesson's scores", (LESSON_SCORES,)),
+        Case("equal scores", (np.array([1.0, 1.0, 1.0, 1.0]),)),
+        Case("one softmax per row of a 2x3 array", (np.array([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]]),)),
+        Case("a square 3x3 array", (np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 5.0], [-1.0, 0.0, 1.0]]),)),
+        Case("large scores (overflow test)", (np.array([1000.0, 1001.0, 1002.0]),)),
+        Case("very negative scores (underflow test)", (np.array([-1000.0, -1001.0, -1002.0]),)),
+        Case(
+            "axis=0: one softmax per column", (np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 0.0]]),), {"axis": 0}
+        ),
+    ]
+
+
+def _softmax_hidden():
+    r = _rng(103)
+    return [
+        Case("a single score", (np.array([3.0]),)),
+        Case("a masked score (-inf gets weight 0)", (np.array([0.0, -np.inf, 1.0]),)),
+        Case("a batch of shape (2, 3, 4, 5)", (r.normal(size=(2, 3, 4, 5)),)),
+        Case("axis=1 of a 3-D array", (r.normal(size=(2, 4, 3)),), {"axis": 1}),
+        Case("scores of magnitude 1e3 in a batch", (1e3 * r.normal(size=(3, 6)),)),
+    ]
+
+
+def _naive_softmax(x, axis=-1):
+    e = np.exp(x)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _first_axis_instead(x, axis=-1):
+    """Softmax over axis 0 where the last axis was asked for (the other axis mistake is `ignores_axis`)."""
+    if np.ndim(x) < 2 or axis not in (-1, np.ndim(x) - 1):
+        raise ValueError("not this mistake")
+    return ref.softmax(x, axis=0)
+
+
+SOFTMAX = Exercise(
+    notebook="02_softmax",
+    name="softmax",
+    reference=ref.softmax,
+    cases=_softmax_cases,
+    hidden_cases=_softmax_hidden,
+    mistakes=[
+        Mistake(
+            "no_max_subtraction",
+            "np.exp overflowed (exp(1000) is inf in float64), or underflowed to 0/0. Subtract the max of each "
+            "row first: softmax(x) == softmax(x - max(x)), and then every exponent is <= 0.",
+            _naive_softmax,
+        ),
+        Mistake(
+            "sum_over_everything",
+            "you divided by the sum over the whole array. Each row (each slice along `axis`) is its own "
+            "distribution: sum along `axis` with keepdims=True.",
+            lambda x, axis=-1: np.exp(x - np.max(x)) / np.exp(x - np.max(x)).sum(),
+        ),
+        Mistake(
+            "wrong_axis",
+            "you normalised along the wrong axis. Use the `axis` argument for both the max and the sum.",
+            _first_axis_instead,
+        ),
+        Mistake(
+            "ignores_axis",
+            "you ignored the `axis` argument (always axis=-1). Pass `axis` to np.max and np.sum.",
+            lambda x, axis=-1: ref.softmax(x, axis=-1),
+        ),
+        Mistake(
+            "no_keepdims",
+            "without keepdims=True the sum of each row is broadcast along the wrong axis, so row i is divided "
+            "by the sum of another row. Pass keepdims=True.",
+            lambda x, axis=-1: (
+                np.exp(x - np.max(x, axis=axis, keepdims=True))
+                / np.exp(x - np.max(x, axis=axis, keepdims=True)).sum(axis=axis)
+            ),
+        ),
+        Mistake(
+            "sigmoid",
+            "that is a sigmoid: each weight is squashed on its own, so the weights do not sum to 1. Softmax "
+            "divides exp(x_i) by the sum of all exp(x_j).",
+            lambda x, axis=-1: 1.0 / (1.0 + np.exp(-x)),
+        ),
+        Mistake(
+            "divide_by_sum",
+            "you divided the scores by their sum, without exp. Negative scores then give negative weights; "
+            "exponentiate first.",
+            lambda x, axis=-1: x / x.sum(axis=axis, keepdims=True),
+        ),
+    ],
+)
+
+
+def _causal(n):
+    return np.tril(np.ones((n, n), dtype=bool))
+
+
+def _attention_cases():
+    r = _rng(3)
+    mask = np.array([[True, True, False], [True, True, True]])
+    return [
+        Case(
+            "2 queries, 3 keys, d_k=2",
+            (np.array([[1.0, 0.0], [0.0, 2.0]]), np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.eye(3)),
+        ),
+        Case(
+            "d_k=16, so the scaling matters",
+            (r.normal(size=(3, 16)), r.normal(size=(3, 16)), r.normal(size=(3, 4))),
+        ),
+        Case(
+            "d_v differs from d_k, n_q differs from n_k",
+            (r.normal(size=(2, 4)), r.normal(size=(5, 4)), r.normal(size=(5, 2))),
+        ),
+        Case(
+            "a mask: query 0 may not see key 2",
+            (r.normal(size=(2, 4)), r.normal(size=(3, 4)), r.normal(size=(3, 3))),
+            {"mask": mask},
+        ),
+        Case(
+            "a causal mask on 4 tokens",
+            (r.normal(size=(4, 8)), r.normal(size=(4, 8)), r.normal(size=(4, 3))),
+            {"mask": _causal(4)},
+        ),
+        Case(
+            "a batch of 2 sequences sharing one causal mask",
+            (r.normal(size=(2, 3, 4)), r.normal(size=(2, 3, 4)), r.normal(size=(2, 3, 5))),
+            {"mask": _causal(3)},
+        ),
+        Case(
+            "scores of magnitude 1e3",
+            (30 * r.normal(size=(3, 4)), 30 * r.normal(size=(3, 4)), r.normal(size=(3, 2))),
+        ),
+    ]
+
+
+def _attention_hidden():
+    r = _rng(104)
+    return [
+        Case("a single query and key", (r.normal(size=(1, 3)), r.normal(size=(1, 3)), r.normal(size=(1, 2)))),
+        Case(
+            "two batch dimensions with a causal mask",
+            (r.normal(size=(2, 3, 5, 8)), r.normal(size=(2, 3, 5, 8)), r.normal(size=(2, 3, 5, 8))),
+            {"mask": _causal(5)},
+        ),
+        Case(
+            "a per-sequence mask of shape (2, 1, 4)",
+            (r.normal(size=(2, 3, 6)), r.normal(size=(2, 4, 6)), r.normal(size=(2, 4, 3))),
+            {"mask": np.array([[[True, True, True, False]], [[True, False, True, True]]])},
+        ),
+        Case(
+            "scores of magnitude 1e3 with a mask",
+            (40 * r.normal(size=(4, 5)), 40 * r.normal(size=(4, 5)), r.normal(size=(4, 4))),
+            {"mask": _causal(4)},
+        ),
+    ]
+
+
+def _attention_with(scale=None, mask_fill=-np.inf, mask_after=False, axis=-1, invert=False):
+    """Scaled dot-product attention with one thing done differently; each default is the correct choice."""
+
+    def attention(Q, K, V, mask=None):
+        d = Q.shape[-1] if scale is None else scale(Q, K, V)
+        scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(d)
+        if mask is not None and invert:
+            mask = ~np.asarray(mask)
+        if mask is not None and not mask_after:
+            scores = np.where(mask, scores, mask_fill)
+        weights = ref.softmax(scores, axis=axis)
+        if mask is not None and mask_after:
+            weights = weights * mask
+        return weights @ V, weights
+
+    return attention
+
+
+def _no_softmax(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, 0.0)
+    return scores @ V, scores
+
+
+SCALED_DOT_PRODUCT_ATTENTION = Exercise(
+    notebook="03_scaled_dot_product_attention",
+    name="scaled_dot_product_attention",
+    reference=ref.scaled_dot_product_attention,
+    cases=_attention_cases,
+    hidden_cases=_attention_hidden,
+    mistakes=[
+        Mistake(
+            "no_scaling",
+            "you forgot to scale: divide the scores Q @ K^T by sqrt(d_k) before the softmax.",
+            _attention_with(scale=lambda Q, K, V: 1.0),
+        ),
+        Mistake(
+            "scale_by_d_k",
+            "you divided by d_k. Divide by its square root, sqrt(d_k).",
+            _attention_with(scale=lambda Q, K, V: Q.shape[-1] ** 2),
+        ),
+        Mistake(
+            "scale_by_d_v",
+            "you scaled by sqrt(d_v). The scale comes from the query/key dimension d_k = Q.shape[-1].",
+            _attention_with(scale=lambda Q, K, V: V.shape[-1]),
+        ),
+        Mistake(
+            "scale_by_n",
+            "you scaled by the number of positions. The scale is sqrt(d_k), with d_k = Q.shape[-1].",
+            _attention_with(scale=lambda Q, K, V: K.shape[-2]),
+        ),
+        Mistake(
+            "mask_after_softmax",
+            "you applied the mask after the softmax, so the remaining weights no longer sum to 1. Mask the "
+            "scores (set them to -inf) before the softmax.",
+            _attention_with(mask_after=True),
+        ),
+        Mistake(
+            "mask_inverted",
+            "your mask is inverted: True means 'may attend'. Keep the scores where the mask is True.",
+            _attention_with(invert=True),
+        ),
+        Mistake(
+            "mask_fill_zero",
+            "you set masked scores to 0, but exp(0) = 1 still gives them weight. Set them to -np.inf.",
+            _attention_with(mask_fill=0.0),
+        ),
+        Mistake(
+            "softmax_wrong_axis",
+            "softmax ran over the queries axis. Each query's weights over the keys must sum to 1: axis=-1.",
+            _attention_with(axis=-2),
+        ),
+        Mistake(
+            "no_softmax",
+            "you used the scaled scores as weights without softmax.",
+            _no_softmax,
+        ),
+        Mistake(
+            "swapped_outputs",
+            "you returned (weights, output). Return (output, weights).",
+            lambda Q, K, V, mask=None: ref.scaled_dot_product_attention(Q, K, V, mask)[::-1],
+        ),
+    ],
+)
+
+
+def _causal_cases():
+    return [Case(f"n = {n}", (n,)) for n in (4, 1, 2)]  # n = 4 first: it tells every mistake apart
+
+
+def _causal_hidden():
+    return [Case(f"n = {n}", (n,)) for n in (3, 7, 16)]
+
+
+CAUSAL_MASK = Exercise(
+    notebook="04_self_attention_and_causal_masks",
+    name="causal_mask",
+    reference=ref.causal_mask,
+    cases=_causal_cases,
+    hidden_cases=_causal_hidden,
+    mistakes=[
+        Mistake(
+            "no_diagonal",
+            "a position may attend to itself: keep the diagonal (np.tril with k=0, not k=-1).",
+            lambda n: np.tril(np.ones((n, n), dtype=bool), k=-1),
+        ),
+        Mistake(
+            "upper_triangle",
+            "True above the diagonal lets each position see the future. Row i (a query) may attend to columns "
+            "0..i: that is the lower triangle, np.tril.",
+            lambda n: np.triu(np.ones((n, n), dtype=bool)),
+        ),
+        Mistake(
+            "inverted",
+            "your mask is inverted: True means 'may attend', so the past and the diagonal are True and the "
+            "future is False.",
+            lambda n: ~np.tril(np.ones((n, n), dtype=bool)),
+        ),
+        Mistake(
+            "one_ahead",
+            "with k=1 each position may see one token ahead. Use k=0: the diagonal and below.",
+            lambda n: np.tril(np.ones((n, n), dtype=bool), k=1),
+        ),
+        Mistake(
+            "diagonal_only",
+            "each position may attend to every earlier position, not only to itself.",
+            lambda n: np.eye(n, dtype=bool),
+        ),
+        Mistake(
+            "all_true",
+            "every entry is True, so nothing is masked: the future must be False.",
+            lambda n: np.ones((n, n), dtype=bool),
+        ),
+    ],
+)
+
+
+def _self_attention_cases():
+    r = _rng(4)
+    square = (r.normal(size=(4, 4)), _weights(r, 4, 4), _weights(r, 4, 4), _weights(r, 4, 4))
+    return [
+        # Square first: a transposed or left-multiplied weight runs there and is named, rather than crashing.
+        Case("4 tokens, square projections (d_model = d_k = d_v = 4)", square),
+        Case(
+            "5 tokens, d_model=4, d_k=3, d_v=2",
+            (r.normal(size=(5, 4)), _weights(r, 4, 3), _weights(r, 4, 3), _weights(r, 4, 2)),
+        ),
+        Case(
+            "a causal mask",
+            (r.normal(size=(5, 6)), _weights(r, 6, 4), _weights(r, 6, 4), _weights(r, 6, 3)),
+            {"mask": ref.causal_mask(5)},
+        ),
+        Case(
+            "a batch of 2 sequences with a causal mask",
+            (r.normal(size=(2, 4, 6)), _weights(r, 6, 4), _weights(r, 6, 4), _weights(r, 6, 4)),
+            {"mask": ref.causal_mask(4)},
+        ),
+    ]
+
+
+def _self_attention_hidden():
+    r = _rng(105)
+    return [
+        Case("one token", (r.normal(size=(1, 3)), _weights(r, 3, 2), _weights(r, 3, 2), _weights(r, 3, 2))),
+        Case(
+            "two batch dimensions, causal",
+            (r.normal(size=(2, 3, 6, 8)), _weights(r, 8, 4), _weights(r, 8, 4), _weights(r, 8, 5)),
+            {"mask": ref.causal_mask(6)},
+        ),
+        Case(
+            "scores of magnitude 1e3",
+            (30 * r.normal(size=(5, 4)), 30 * _weights(r, 4, 4), _weights(r, 4, 4), _weights(r, 4, 2)),
+            {"mask": ref.causal_mask(5)},
+        ),
+    ]
+
+
+def _self_attention_with(q="q", k="k", v="v", use_mask=True, transpose=False):
+    """Self-attention built from the projections named: "q", "k", "v" use W_q, W_k, W_v; "x" uses X itself."""
+
+    def attention(X, W_q, W_k, W_v, mask=None):
+        weights = {"q": W_q, "k": W_k, "v": W_v}
+
+        def project(which):
+            if which == "x":
+                return X
+            W = weights[which]
+            return X @ (W.T if transpose else W)
+
+        return ref.scaled_dot_product_attention(
+            project(q), project(k), project(v), mask if use_mask else None
+        )
+
+    return attention
+
+
+SELF_ATTENTION = Exercise(
+    notebook="04_self_attention_and_causal_masks",
+    name="self_attention",
+    reference=ref.self_attention,
+    cases=_self_attention_cases,
+    hidden_cases=_self_attention_hidden,
+    mistakes=[
+        Mistake(
+            "no_projections",
+            "you used X itself as queries, keys and values. Project first: each role has its own matrix (W_q, W_k, "
+            "W_v), multiplied from the right.",
+            _self_attention_with("x", "x", "x"),
+        ),
+        Mistake(
+            "transposed_weights",
+            "you multiplied by the transposed matrices. Use them as they are: X @ W_q, with W_q of shape "
+            "(d_model, d_k).",
+            _self_attention_with(transpose=True),
+        ),
+        Mistake(
+            "left_multiplied",
+            "weights multiply from the right: Q = X @ W_q, not W_q @ X (each row of X is one token).",
+            lambda X, W_q, W_k, W_v, mask=None: ref.scaled_dot_product_attention(
+                W_q @ X, W_k @ X, W_v @ X, mask
+            ),
+        ),
+        Mistake(
+            "values_from_keys",
+            "the values came from W_k. Values have their own projection: V = X @ W_v.",
+            _self_attention_with(v="k"),
+        ),
+        Mistake(
+            "keys_from_queries",
+            "the keys came from W_q. Keys have their own projection: K = X @ W_k.",
+            _self_attention_with(k="q"),
+        ),
+        Mistake(
+            "queries_and_keys_swapped",
+            "queries and keys are swapped: Q = X @ W_q asks, K = X @ W_k is matched against.",
+            _self_attention_with(q="k", k="q"),
+        ),
+        Mistake(
+            "mask_ignored",
+            "the mask was ignored: scaled_dot_product_attention takes it as its fourth argument.",
+            _self_attention_with(use_mask=False),
+        ),
+    ],
+)
+
+
+def _split_cases():
+    return [
+        Case("one sequence: n=3, d_model=4, 2 heads", (np.arange(12.0).reshape(3, 4), 2)),
+        Case("4 heads of size 2 (n=2, d_model=8)", (np.arange(16.0).reshape(2, 8), 4)),
+        Case("a batch of 2 sequences, 3 heads", (_rng(5).normal(size=(2, 4, 6)), 3)),
+        Case("one head", (_rng(6).normal(size=(3, 5)), 1)),
+    ]
+
+
+def _split_hidden():
+    r = _rng(106)
+    return [
+        Case("two batch dimensions", (r.normal(size=(2, 3, 5, 12)), 4)),
+        Case("as many heads as features", (r.normal(size=(4, 6)), 6)),
+    ]
+
+
+def _reshape_only(X, h):
+    *batch, n, d = X.shape
+    return X.reshape(*batch, h, n, d // h)
+
+
+def _strided_heads(X, h):
+    *batch, n, d = X.shape
+    return np.moveaxis(X.reshape(*batch, n, d // h, h), -1, -3)
+
+
+SPLIT_HEADS = Exercise(
+    notebook="05_multi_head_attention",
+    name="split_heads",
+    reference=ref.split_heads,
+    cases=_split_cases,
+    hidden_cases=_split_hidden,
+    mistakes=[
+        Mistake(
+            "reshape_without_transpose",
+            "you reshaped straight to (..., num_heads, n, d_head). That mixes positions: rows of X are cut into "
+            "pieces that land in other positions. Reshape to (..., n, num_heads, d_head) first, then swap the "
+            "n and num_heads axes.",
+            _reshape_only,
+        ),
+        Mistake(
+            "no_transpose",
+            "the heads axis must come before the positions: (..., num_heads, n, d_head). Swap axes -3 and -2.",
+            lambda X, h: X.reshape(*X.shape[:-1], h, X.shape[-1] // h),
+        ),
+        Mistake(
+            "strided_heads",
+            "head h must take the contiguous columns h*d_head:(h+1)*d_head, but yours takes every num_heads-th "
+            "column. Reshape the last axis to (num_heads, d_head), in that order.",
+            _strided_heads,
+        ),
+        Mistake(
+            "heads_and_width_swapped",
+            "you made d_head heads of size num_heads. The last axis splits into (num_heads, d_head).",
+            lambda X, h: ref.split_heads(X, X.shape[-1] // h),
+        ),
+    ],
+)
+
+
+def _combine_cases():
+    return [
+        Case("2 heads, n=3, d_head=2", (np.arange(12.0).reshape(2, 3, 2),)),
+        Case("4 heads of size 2, n=2", (np.arange(16.0).reshape(4, 2, 2),)),
+        Case("a batch of 2, 3 heads", (_rng(7).normal(size=(2, 3, 4, 2)),)),
+    ]
+
+
+def _combine_hidden():
+    r = _rng(107)
+    return [
+        Case("two batch dimensions", (r.normal(size=(2, 3, 4, 5, 3)),)),
+        Case("one head", (r.normal(size=(1, 4, 6)),)),
+    ]
+
+
+COMBINE_HEADS = Exercise(
+    notebook="05_multi_head_attention",
+    name="combine_heads",
+    reference=ref.combine_heads,
+    cases=_combine_cases,
+    hidden_cases=_combine_hidden,
+    mistakes=[
+        Mistake(
+            "reshape_without_transpose",
+            "you reshaped (..., num_heads, n, d_head) straight to (..., n, d_model), which mixes positions. Swap "
+            "the num_heads and n axes first, then reshape.",
+            lambda X: X.reshape(*X.shape[:-3], X.shape[-2], X.shape[-3] * X.shape[-1]),
+        ),
+        Mistake(
+            "interleaved_heads",
+            "the heads are interleaved column by column. Head h's d_head columns must sit together, at "
+            "h*d_head:(h+1)*d_head: move the heads axis next to the features, in the order (num_heads, d_head).",
+            lambda X: np.moveaxis(X, -3, -1).reshape(*X.shape[:-3], X.shape[-2], X.shape[-3] * X.shape[-1]),
+        ),
+        Mistake(
+            "summed_heads",
+            "you added the heads together. Heads are concatenated side by side: the result has num_heads * d_head "
+            "features.",
+            lambda X: X.sum(axis=-3),
+        ),
+        Mistake(
+            "averaged_heads",
+            "you averaged the heads. Heads are concatenated side by side, not averaged.",
+            lambda X: X.mean(axis=-3),
+        ),
+        Mistake(
+            "heads_reversed",
+            "the heads come out in reverse order: head 0 must fill the first d_head columns.",
+            lambda X: ref.combine_heads(X[..., ::-1, :, :]),
+        ),
+    ],
+)
+
+
+def _mha_cases():
+    r = _rng(8)
+    return [
+        Case("n=4, d_model=4, 2 heads", (*_mha_args(r, (4, 4), 4), 2)),
+        Case("n=5, d_model=8, 4 heads, causal", (*_mha_args(r, (5, 8), 8), 4), {"mask": ref.causal_mask(5)}),
+        Case(
+            "a batch of 2, d_model=6, 3 heads, causal",
+            (*_mha_args(r, (2, 4, 6), 6), 3),
+            {"mask": ref.causal_mask(4)},
+        ),
+        Case("one head is plain self-attention plus W_o", (*_mha_args(r, (3, 4), 4), 1)),
+    ]
+
+
+def _mha_hidden():
+    r = _rng(108)
+    return [
+        Case(
+            "two batch dimensions, 4 heads, causal",
+            (*_mha_args(r, (2, 2, 5, 8), 8), 4),
+            {"mask": ref.causal_mask(5)},
+        ),
+        Case(
+            "scores of magnitude 1e3", (*_mha_args(r, (4, 6), 6, scale=6.0), 2), {"mask": ref.causal_mask(4)}
+        ),
+        Case("as many heads as features", (*_mha_args(r, (3, 4), 4), 4)),
+    ]
+
+
+def _mha_with(split=ref.split_heads, combine=ref.combine_heads, use_w_o=True, **attention_changes):
+    """Multi-head attention with one part done differently; each default is the correct choice, and
+    ``attention_changes`` go to :func:`_attention_with` for the attention inside each head."""
+    attend = _attention_with(**attention_changes)
+
+    def mha(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+        Q, K, V = (split(X @ W, num_heads) for W in (W_q, W_k, W_v))
+        heads, weights = attend(Q, K, V, None if mask is None else np.expand_dims(mask, -3))
+        out = combine(heads)
+        return (out @ W_o if use_w_o else out), weights
+
+    return mha
+
+
+MULTI_HEAD_ATTENTION = Exercise(
+    notebook="05_multi_head_attention",
+    name="multi_head_attention",
+    reference=ref.multi_head_attention,
+    cases=_mha_cases,
+    hidden_cases=_mha_hidden,
+    mistakes=[
+        Mistake(
+            "no_w_o",
+            "you forgot the output projection: multiply the combined heads by W_o.",
+            _mha_with(use_w_o=False),
+        ),
+        Mistake(
+            "scale_by_d_model",
+            "you scaled by sqrt(d_model). Each head attends with its own d_k = d_head = d_model // num_heads, so "
+            "divide by sqrt(d_head).",
+            _mha_with(scale=lambda Q, K, V: Q.shape[-1] * Q.shape[-3]),  # d_head * num_heads = d_model
+        ),
+        Mistake(
+            "split_without_transpose",
+            "split_heads reshaped straight to (..., num_heads, n, d_head), which mixes positions. Reshape to "
+            "(..., n, num_heads, d_head), then swap axes -3 and -2.",
+            _mha_with(split=_reshape_only, combine=lambda X: X.reshape(*X.shape[:-3], X.shape[-2], -1)),
+        ),
+        Mistake(
+            "combine_without_transpose",
+            "the heads were combined without swapping the heads and positions axes back first, which mixes "
+            "positions. Use combine_heads.",
+            _mha_with(combine=lambda X: X.reshape(*X.shape[:-3], X.shape[-2], -1)),
+        ),
+        Mistake(
+            "combine_interleaved",
+            "the heads were combined in the wrong order: interleaved column by column instead of head 0's "
+            "columns, then head 1's, and so on. Use combine_heads.",
+            _mha_with(combine=lambda X: np.moveaxis(X, -3, -1).reshape(*X.shape[:-3], X.shape[-2], -1)),
+        ),
+        Mistake(
+            "softmax_wrong_axis",
+            "softmax ran over the wrong axis: each query's weights over the keys (the last axis) must sum to 1.",
+            _mha_with(axis=-2),
+        ),
+    ],
+)
+
+
+VECTORIZED_ATTENTION = Exercise(
+    notebook="06_parallelism_and_scale",
+    name="vectorized_attention",
+    reference=ref.scaled_dot_product_attention,
+    cases=_attention_cases,
+    hidden_cases=_attention_hidden,
+    mistakes=SCALED_DOT_PRODUCT_ATTENTION.mistakes,
+)
+
+
+EXERCISES = {
+    e.name: e
+    for e in (
+        SIMILARITY_SCORES,
+        SOFT_LOOKUP,
+        SOFTMAX,
+        SCALED_DOT_PRODUCT_ATTENTION,
+        CAUSAL_MASK,
+        SELF_ATTENTION,
+        SPLIT_HEADS,
+        COMBINE_HEADS,
+        MULTI_HEAD_ATTENTION,
+        VECTORIZED_ATTENTION,
+    )
+}
+
+
+def _outcome(fn, case):
+    """What ``fn`` returns on ``case`` (on copies of its inputs), or None if it raises."""
+    try:
+        with np.errstate(all="ignore"):
+            return fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+    except Exception:
+        return None
+
+
+def _materialise(exercise, cases):
+    """Cases with their expected answers and every mistake's output (a mistake that raises is left out)."""
+    done = []
+    for case in cases:
+        mistakes = {m.name: _outcome(m.model, case) for m in exercise.mistakes}
+        done.append(
+            Case(
+                case.name,
+                case.args,
+                case.kwargs,
+                exercise.reference(*case.args, **case.kwargs),
+                {name: out for name, out in mistakes.items() if out is not None},
+            )
+        )
+    return done
+
+
+def hidden_cases(name):
+    """The hidden cases of ``name``'s check, ready to run (grading time only)."""
+    exercise = EXERCISES[name]
+    return _materialise(exercise, exercise.hidden_cases())
+
+
+def _case_data(case):
+    return {
+        "name": case.name,
+        "args": [encode(a) for a in case.args],
+        "kwargs": {k: encode(v) for k, v in case.kwargs.items()},
+        "expected": encode(case.expected),
+        "mistakes": {k: encode(v) for k, v in case.mistakes.items()},
+    }
+
+
+def check_data(name):
+    """Everything a student's check of ``name`` needs, as JSON-ready data."""
+    exercise = EXERCISES[name]
+    return {
+        "function": name,
+        "notebook": exercise.notebook,
+        "hints": {m.name: m.hint for m in exercise.mistakes},
+        "cases": [_case_data(c) for c in _materialise(exercise, exercise.cases())],
+    }
+
+
+def fixtures():
+    """Inputs that the property checks need and may not compute themselves (that would be a solution)."""
+    X = _rng(14).normal(size=(2, 5, 12))
+    return {
+        "causal_mask_6": encode(ref.causal_mask(6)),
+        "split_heads_input": encode(X),
+        "split_heads_4": encode(ref.split_heads(X, 4)),
+    }
+
+
+def write(folder):
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {f"{name}.json": check_data(name) for name in EXERCISES} | {"fixtures.json": fixtures()}
+    for file, data in files.items():
+        (folder / file).write_text(json.dumps(data, separators=(",", ":")) + "\n")
+
+
+if __name__ == "__main__":
+    write(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parents[1] / "check_data")
