@@ -1,14 +1,27 @@
-"""The end-of-lesson check: 15 questions, instant feedback, and the per-question checks nbgrader grades.
+"""The end-of-lesson quiz: the lesson's 15 questions, a widget to answer them, and the checks nbgrader grades.
 
-The answer key is stored only as salted hashes, so neither this file nor the released notebook shows it in
-plain text; an explanation is shown once a question has been answered.
+Neither the answer key nor the explanations are in this package: they live in the hidden tests of
+``source/attention/08_end_of_lesson_check.ipynb``, one per question (``grade_quiz_answer(answers, n, letter,
+explanation)``). So:
+
+- **self-study** (the repository is there): the widget and ``check_quiz_answer`` read the key from that
+  notebook and answer at once, right or wrong and why;
+- **a class release** (this package alone): answers are recorded, and right/wrong with the explanation comes
+  back in nbgrader's feedback after grading;
+- **grading**: the visible test checks only that an answer is a letter; the hidden test scores it.
 """
 
-import hashlib
+import ast
+import functools
+import json
 from html import escape
+from pathlib import Path
+
+from helpers import being_graded, progress
+from helpers.checking import CheckFailure
 
 LETTERS = "ABCD"
-SALT = "attention-course/quiz/v1"
+MASTER = Path(__file__).resolve().parents[1] / "source" / "attention" / "08_end_of_lesson_check.ipynb"
 
 QUESTIONS = [
     (
@@ -147,132 +160,117 @@ QUESTIONS = [
     ),
 ]
 
-# Written by us: why the right option is right, where the course teaches it, and where an option is imprecise.
-EXPLANATIONS = [
-    "The query is what a position is looking for: it is compared with every key to produce the similarity "
-    "scores (01 · section 6). Option D describes the values, not the query.",
-    "Softmax exponentiates and normalises, so the weights are positive and sum to 1 (02 · section 4). A sigmoid "
-    "squashes each score on its own and the results do not sum to 1 (02 · section 3).",
-    "Softmax keeps the order of the scores, so the largest score, 2.0, gets the largest weight: about 0.71 "
-    "(02 · section 5, where you computed it).",
-    "A soft lookup returns a blend of all values weighted by similarity, never exactly one (01 · sections 4-5 "
-    "and 7).",
-    "The weights come from softmax of the query-key similarities, so the keys that match the query decide how "
-    "much of each value goes into the output (01 · section 5; 03 · section 2). Distance plays no role in the "
-    "lookup itself (01 · section 7).",
-    "Values carry the content: the output is their weighted sum (01 · section 6; 03 · section 2). Option B "
-    "describes the attention weights.",
-    "Weights say where a head reads from, not what the model computes: the same weights can carry different "
-    "content, and a weight can be forced by the mask (07 · section 5). They are not random either: they are "
-    "systematic and measurable (07 · section 3).",
-    "Attention's scores for all positions are independent, so they are computed at once as matrix products that "
-    "parallel hardware runs fast, unlike a recurrent network's sequential steps (06 · sections 1-4). 'Breakthrough' "
-    "is loose: the parallelism came with the transformer's design rather than as a separate invention.",
-    "Every query is scored against every key, near or far, so any position can draw on any other in one step "
-    "(01 · section 7; 04 · section 2). With a causal mask, 'any other' means any earlier position (04 · section 3).",
-    "Heads learn useful positional patterns such as 'look one token back' without being told to; you watched it "
-    "happen in 07 · sections 3-4. The question is imprecise: in a causal language model a head cannot attend to "
-    "the following token at all (04 · section 3); what is commonly observed is a head attending to the previous "
-    "token, and the option's phrase 'next-token prediction' is only loosely right. It is the best of the four.",
-    "Attention weights say how information flows: which positions each query reads from (07 · section 5). The "
-    "option is imprecise: the weights are not themselves learned parameters. They are computed afresh for every "
-    "input from the learned matrices W_Q and W_K (04 · section 1). It is still the best of the four.",
-    "A dictionary returns one value for an exact key; attention blends all values (soft), and in a transformer the "
-    "keys and queries are computed by learned matrices rather than stored (01 · section 7).",
-    "Each value is multiplied by its weight and the products are summed: output = weights @ V (01 · section 5; "
-    "03 · section 2).",
-    "Which variant wins depends on the task, the data, the training budget and more; even in a toy the ranking "
-    "flipped with the budget (07 · section 6). Benchmarks, parameter counts and novelty do not settle it.",
-    "Raw scores can be negative and do not sum to 1, so the output would not be a weighted average of the values: "
-    "you saw a blend fall outside the range of every value (02 · section 2).",
-]
 
-KEY = [
-    "75ab55ee8d4e97e10ef58b651e7a0323",
-    "5202d738e72599f4bb938c82b287c92f",
-    "15d134533192f1a8e6cdeb2f13e2ec8d",
-    "81fa1c02fdd6df1bfb9e94b071434031",
-    "d2559c4e2a03e7b81414fac9a4197cc9",
-    "32571d79e573a00dfa7da01e9f9b0866",
-    "414f377a520aed871e70c6a80fd5512f",
-    "1541386ebaa21518cda3eeb5796f55d7",
-    "a339f0a34dde7d65f156a5ad7a5456a7",
-    "a9d8a3cc767a2e7b67106b4f9f29998d",
-    "90a649e52086fc240a4edf8cd5bbeb97",
-    "233bc800049c6641499b5b95a81e9623",
-    "90b61959fffb4f1111601e73b2c12f6c",
-    "ef13b4718cc0895ab3279fd922ed97d6",
-    "4ee63cb77f16027b3fe228d73912daa4",
-]
+def _key_in(notebook_json):
+    """{number: (letter, explanation)} from the hidden tests of the quiz's master notebook."""
+    key = {}
+    for cell in notebook_json["cells"]:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if "grade_quiz_answer" not in source or cell["cell_type"] != "code":
+            continue
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "grade_quiz_answer":
+                number, letter, explanation = (ast.literal_eval(a) for a in node.args[1:4])
+                key[number] = (letter, explanation)
+    return key
 
 
-def _digest(number, letter):
-    return hashlib.sha256(f"{SALT}:{number}:{letter}".encode()).hexdigest()[:32]
+@functools.cache
+def course_key():
+    """The key and explanations where the course's master notebook is at hand (self-study), else None."""
+    try:
+        key = _key_in(json.loads(MASTER.read_text(encoding="utf-8")))
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return key if len(key) == len(QUESTIONS) else None
 
 
-def is_correct(number, letter):
-    """Whether ``letter`` ("A"-"D") answers question ``number`` (1-15) correctly."""
-    if not isinstance(letter, str) or letter.strip().upper() not in LETTERS:
-        return False
-    return _digest(number, letter.strip().upper()) == KEY[number - 1]
+def _letter(answer):
+    return answer.strip().upper() if isinstance(answer, str) and answer.strip().upper() in LETTERS else None
 
 
-def feedback_html(number, letter):
-    """Right or wrong, and our explanation with where the course teaches it."""
+def is_correct(number, letter, key):
+    """Whether ``letter`` ("A"-"D", any case and spacing) answers question ``number`` (1-15) by ``key``."""
+    return _letter(letter) is not None and _letter(letter) == key[number][0]
+
+
+def feedback_html(number, letter, key=None):
+    """Right or wrong and why, where the key is at hand; otherwise that the answer is recorded."""
     if letter is None:
         return ""
-    verdict = "✓ Right." if is_correct(number, letter) else f"✗ {escape(str(letter))} is not the best answer."
-    return f"<p><b>{verdict}</b> {escape(EXPLANATIONS[number - 1])}</p>"
+    if key is None:
+        return f"<p>Recorded: {escape(str(letter))}. Your graded feedback will say whether it is right, and why.</p>"
+    verdict = (
+        "✓ Right." if is_correct(number, letter, key) else f"✗ {escape(str(letter))} is not the best answer."
+    )
+    return f"<p><b>{verdict}</b> {escape(key[number][1])}</p>"
 
 
-def score(answers):
-    """How many of the 15 answers in ``answers`` ({number: letter}) are right."""
-    return sum(is_correct(n, answers.get(n)) for n in range(1, len(QUESTIONS) + 1))
+def score(answers, key):
+    """How many of the 15 answers in ``answers`` ({number: letter}) are right by ``key``."""
+    return sum(is_correct(n, answers.get(n), key) for n in range(1, len(QUESTIONS) + 1))
 
 
-def check_quiz_answer(answers, number):
-    """nbgrader's test for one question (one point): passes if ``answers[number]`` is the right letter."""
-    from helpers import progress
-    from helpers.checking import CheckFailure
+def _record(answers, key):
+    answered = sum(_letter(answers.get(n)) is not None for n in range(1, len(QUESTIONS) + 1))
+    progress.record_quiz(score(answers, key) if key else None, len(QUESTIONS), answered)
 
+
+def _valid_letter(answers, number):
     if not isinstance(answers, dict):
         raise CheckFailure("`answers` must be a dict {question number: letter}, as in the cell above")
     letter = answers.get(number)
-    progress.record_quiz(score(answers), len(QUESTIONS))
     if letter is None:
         raise CheckFailure(
             f"question {number} has no answer yet: put 'A', 'B', 'C' or 'D' in answers[{number}]"
         )
-    if not isinstance(letter, str) or letter.strip().upper() not in LETTERS:
+    if _letter(letter) is None:
         raise CheckFailure(f"answers[{number}] is {letter!r}: use one of the letters 'A', 'B', 'C', 'D'")
-    if not is_correct(number, letter):
-        raise CheckFailure(f"question {number}: {letter} is not the best answer. {EXPLANATIONS[number - 1]}")
-    print(f"✓ question {number}: right.")
+    return letter
+
+
+def check_quiz_answer(answers, number):
+    """The visible test of one question: is it answered with a letter? In self-study, also: is it right?"""
+    letter = _valid_letter(answers, number)
+    key = None if being_graded() else course_key()
+    _record(answers, key)
+    if key is None:
+        print(f"✓ question {number}: answered ({_letter(letter)}). It is scored when your work is graded.")
+        return
+    grade_quiz_answer(answers, number, *key[number])
+
+
+def grade_quiz_answer(answers, number, letter, explanation):
+    """The hidden test of one question (one point): right if ``answers[number]`` is ``letter``; says why."""
+    given = _valid_letter(answers, number)
+    if _letter(given) != letter:
+        raise CheckFailure(f"question {number}: {given} is not the best answer. {explanation}")
+    print(f"✓ question {number}: right. {explanation}")
 
 
 def quiz_widget():
-    """All 15 questions with radio buttons; each answer gets its explanation at once, with a running score."""
-    from helpers import being_graded, progress
-
+    """All 15 questions with radio buttons: in self-study each answer gets its explanation at once, with a
+    running score; in a class each answer is recorded, for the graded cell below."""
     if being_graded():
         return None
     import ipywidgets as w
 
     from helpers.widgets import explorer
 
+    key = course_key()
     chosen = {}
     total = w.HTML()
     rows = []
 
     def update_total():
-        right = score(chosen)
         answered = {n: chosen.get(n) for n in range(1, len(QUESTIONS) + 1)}
+        so_far = f"Score: {score(chosen, key)} / {len(QUESTIONS)}" if key else f"Answered: {len(chosen)}"
         total.value = (
-            f"<p><b>Score: {right} / {len(QUESTIONS)}</b> ({len(chosen)} answered). For the graded cell below: "
+            f"<p><b>{so_far}</b> ({len(chosen)} answered). For the graded cell below: "
             f"<code>answers = {escape(repr(answered))}</code></p>"
         )
         if chosen:
-            progress.record_quiz(right, len(QUESTIONS))
+            _record(chosen, key)
 
     for number, (question, options) in enumerate(QUESTIONS, start=1):
         buttons = w.RadioButtons(
@@ -284,7 +282,7 @@ def quiz_widget():
 
         def on_choice(change, number=number, feedback=feedback):
             chosen[number] = change["new"]
-            feedback.value = feedback_html(number, change["new"])
+            feedback.value = feedback_html(number, change["new"], key)
             update_total()
 
         buttons.observe(on_choice, names="value")

@@ -78,9 +78,12 @@ def test_layout(name):
             tests = [
                 c for c in cells if nbgrader_meta(c).get("grade_id", "").startswith("test_quiz_question_")
             ]
-            assert [c.source.strip() for c in tests] == [
+            assert [c.source.split("\n### BEGIN HIDDEN TESTS\n")[0] for c in tests] == [
                 f"check_quiz_answer(answers, {n})" for n in range(1, 16)
             ]
+            assert all("grade_quiz_answer(" in c.source.split("### BEGIN HIDDEN TESTS")[1] for c in tests), (
+                "each question is scored by its hidden test"
+            )
             assert all(nbgrader_meta(c)["points"] == 1 for c in tests), "one point per question"
         elif meta.get("solution"):
             grade_id = meta["grade_id"]

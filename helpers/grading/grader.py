@@ -74,6 +74,7 @@ def _trusted_names():
     """What a test cell may use from the grader's own, untouched copy of the course's helpers."""
     names = {name: getattr(checks, name) for name in dir(checks) if name.startswith("check_")}
     names["check_quiz_answer"] = quiz.check_quiz_answer
+    names["grade_quiz_answer"] = quiz.grade_quiz_answer
     return names
 
 
