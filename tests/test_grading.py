@@ -11,6 +11,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import cheats
 import nbformat
 import pytest
 from conftest import (
@@ -71,6 +72,24 @@ def _students():
 QUIZ = "08_end_of_lesson_check"
 
 
+def _cheaters():
+    """{student id: {notebook: {grade_id: code}}}: one student per way of using the course's solution, each
+    submitting notebooks 01-06 with that way for every graded function (the paster pastes only code long enough
+    to tell from honest work, and writes the rest honestly)."""
+    cheaters = {}
+    for variant in cheats.VARIANTS:
+        notebooks = {}
+        for function in MISTAKES:
+            code = cheats.variants(function).get(variant)
+            if code:
+                notebooks.setdefault(NOTEBOOK_OF[function], {})[function] = code
+        for notebook, codes in notebooks.items():
+            honest = {f: REFERENCE[f] for f in REFERENCE if NOTEBOOK_OF[f] == notebook and f not in codes}
+            notebooks[notebook] = {**honest, **codes}
+        cheaters[f"cheat-{variant}"] = notebooks
+    return cheaters
+
+
 # Written answers, graded by hand: the reference student writes one, the stub leaves "YOUR ANSWER HERE".
 # The quiz's answers are code, but like them they are not a function: the reference student gives every right one.
 WRITTEN = {
@@ -81,6 +100,8 @@ WRITTEN = {
     },
 }
 STUDENTS, STUDENT_OF = _students()
+CHEATERS = _cheaters()
+STUDENTS.update(CHEATERS)
 
 
 # A few students are also graded by plain `nbgrader autograde`, in a course of their own: the parallel command
@@ -250,4 +271,50 @@ def test_parallel_autograde_reports_progress_and_a_summary(graded):
     assert f"[{sum(len(n) for n in STUDENTS.values()):>4}/" in out, (
         "the last progress line counts every notebook"
     )
-    assert "Every submitted notebook was graded." in out
+    assert "Could not be graded" in out  # the cheaters' flags are listed, and nothing else
+    table = out.split("Could not be graded", 1)[1].splitlines()[2:]
+    assert table and all(line.split()[0].startswith("cheat-") for line in table if line.strip()), table
+
+
+@pytest.mark.parametrize(
+    "function, variant",
+    [(f, v) for f in MISTAKES for v in cheats.VARIANTS if v in cheats.variants(f)],
+    ids=lambda value: value,
+)
+def test_using_the_course_solution_scores_zero_and_says_why(graded, function, variant):
+    grades = graded[f"cheat-{variant}"][NOTEBOOK_OF[function]]
+    for grade_id in (f"test_{function}", f"test_{function}_hidden"):
+        score, _, output = grades[grade_id]
+        assert score == 0, f"{grade_id}\n{output}"
+        assert "Uses the course's solution" in output and f"{function} scores zero" in output, output
+    summary = graded["_run"].stdout
+    assert f"uses the course's solution: {function}:" in summary
+    if variant == "hidden_in_strings":  # nothing in its text gives it away: the call in the kernel does
+        assert "runs the course's" in output
+
+
+def test_every_function_meets_at_least_five_ways_of_cheating():
+    for function in MISTAKES:
+        assert len(cheats.variants(function)) >= 5, function
+
+
+def test_feedback_says_why_a_function_scored_zero(graded):
+    course = graded["_course"]
+    nbgrader(course, "generate_feedback", ASSIGNMENT, "--student", "cheat-imported")
+    html = (course / "feedback" / "cheat-imported" / ASSIGNMENT / "02_softmax.html").read_text()
+    assert "softmax scores zero" in html and "imported from the course" in html
+
+
+def test_honest_work_beside_a_paste_keeps_its_marks(graded):
+    for notebook, codes in CHEATERS["cheat-pasted"].items():
+        for grade_id, (score, max_score, output) in graded["cheat-pasted"][notebook].items():
+            function = grade_id.removeprefix("test_").removesuffix("_hidden")
+            if function in MISTAKES and codes[function] == REFERENCE[function]:
+                assert score == max_score, f"{grade_id}\n{output}"
+
+
+def test_no_honest_student_is_flagged(graded):
+    table = graded["_run"].stdout.split("Could not be graded", 1)[-1]
+    for student in STUDENTS:
+        if not student.startswith("cheat-"):
+            assert f" {student} " not in table, student

@@ -32,6 +32,7 @@ from nbgrader.utils import capture_log, temp_attrs
 from traitlets.config.loader import PyFileConfigLoader
 
 from helpers.grading.grader import TAMPERING
+from helpers.grading.integrity import SOLUTION_USED
 
 # Ways a notebook's grading can fail, recognised in nbgrader's log, and what to tell the instructor.
 REASONS = [
@@ -51,7 +52,7 @@ class Student:
     missing: list
     unexpected: list  # other .ipynb files: misnamed notebooks, which nbgrader ignores
     failures: dict = field(default_factory=dict)  # notebook -> reason
-    flags: dict = field(default_factory=dict)  # notebook -> something the instructor should look at
+    flags: dict = field(default_factory=dict)  # notebook -> [what the instructor should look at]
     seconds: dict = field(default_factory=dict)  # notebook -> wall time its grading took (once it is done)
 
 
@@ -113,6 +114,18 @@ class _Worker:
             self.conn.send(None)
         self.process.join()
         self.conn.close()
+
+
+def _flags(log):
+    """What the grader flagged in one notebook's log, once each: tampering, use of the course's solution."""
+    found = []
+    for line in log.splitlines():
+        for marker in (TAMPERING, SOLUTION_USED):
+            if marker in line:
+                flag = f"{marker.lower()}: {line.split(marker, 1)[1].strip(': ')}"
+                if flag not in found:
+                    found.append(flag)
+    return found
 
 
 def _reason(result):
@@ -211,9 +224,9 @@ def run(assignment, jobs=None, force=False, root=".", out=sys.stdout):
             if worker.conn in ready and worker.conn.poll():
                 result = worker.conn.recv()
                 failure = None if result["success"] else _reason(result)
-                suspicious = [line for line in result["log"].splitlines() if TAMPERING in line]
-                if suspicious:
-                    student.flags[notebook] = suspicious[0].split(TAMPERING, 1)[1].strip(": ")
+                flags = _flags(result["log"])
+                if flags:
+                    student.flags[notebook] = flags
                 worker.task = None
             elif worker.process.sentinel in ready or seconds > budget:
                 failure = (
@@ -242,7 +255,7 @@ def _summary(students, seconds, jobs, out):
     rows = []
     for s in students:
         rows += [(s.name, nb, reason) for nb, reason in s.failures.items()]
-        rows += [(s.name, nb, f"graded, but {TAMPERING.lower()}: {flag}") for nb, flag in s.flags.items()]
+        rows += [(s.name, nb, f"graded, but {flag}") for nb, flags in s.flags.items() for flag in flags]
         if s.unexpected:
             rows += [
                 (s.name, f"{nb}.ipynb", "not a notebook of this assignment (misnamed?): ignored")

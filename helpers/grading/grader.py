@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import time
 import traceback
+from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
@@ -27,9 +28,17 @@ from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer
 
 from helpers import checks, quiz
-from helpers.grading import remote, sandbox
+from helpers.grading import integrity, remote, sandbox
+from helpers.grading.exercises import EXERCISES
 
 TAMPERING = "Tampering suspected"
+
+
+class SolutionUsed(Exception):
+    """A graded function is, wraps, imports or copies the course's own solution (helpers.grading.integrity)."""
+
+    def _render_traceback_(self):
+        return [f"\x1b[0;31m{integrity.SOLUTION_USED}\x1b[0m: {self}"]
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -108,6 +117,8 @@ class TrustedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._started = time.monotonic()
         self._trusted = _trusted_names()
+        self._solution_use = {}
+        self._assignment = ((resources or {}).get("nbgrader") or {}).get("assignment", "")
         return super().preprocess(nb, resources, km)
 
     def _remaining(self):
@@ -185,6 +196,40 @@ class TrustedExecute(Execute):
             if reply["parent_header"].get("msg_id") == msg_id:
                 return reply["content"]
 
+    def _refuse_solution_use(self, cell):
+        """Fail the tests of a graded function that is, wraps, imports or copies the course's solution."""
+        grade_id = cell.metadata["nbgrader"].get("grade_id", "")
+        function = grade_id.removeprefix("test_").removesuffix("_hidden")
+        if function not in EXERCISES:
+            return
+        if function not in self._solution_use:
+            self._solution_use[function] = self._find_solution_use(function)
+        reason = self._solution_use[function]
+        if reason:
+            self.log.warning(f"{integrity.SOLUTION_USED}: {function}: {reason}")
+            raise SolutionUsed(f"{function} scores zero: {reason}. Ask your instructor if this is a mistake.")
+
+    def _find_solution_use(self, function):
+        found = integrity.static_findings(self.nb, function, Path.cwd() / "source" / self._assignment)
+        if found:
+            return found
+        try:
+            described = self._ask({"op": "describe", "name": function})
+            case = checks._spec(function).cases()[0]
+            watch = {"names": [integrity.course_name(function)], "file": integrity.REFERENCE_FILE}
+            probe = self._ask(
+                {
+                    "op": "call",
+                    "name": function,
+                    "args": list(case.args),
+                    "kwargs": case.kwargs,
+                    "watch": watch,
+                }
+            )
+        except remote.RemoteError:
+            return None  # a kernel that cannot answer fails the test anyway
+        return integrity.runtime_findings(function, described, probe)
+
     def _solution_source(self, name):
         for cell in self.nb.cells:
             meta = cell.metadata.get("nbgrader", {})
@@ -204,6 +249,7 @@ class TrustedExecute(Execute):
             for name in _free_names(cell.source):
                 if name not in namespace and not hasattr(builtins, name):
                     namespace[name] = remote.resolve(self._ask, name, self._solution_source(name))
+            self._refuse_solution_use(cell)
             with contextlib.redirect_stdout(stdout):
                 exec(compile(cell.source, "<test cell>", "exec"), namespace)
             outputs = []
