@@ -1,34 +1,50 @@
 # Two commands do all set-up on a fresh machine (Python 3.11 and make):
-#   make lab    create .venv, install the pinned dependencies and `helpers`, open JupyterLab on notebooks/
-#   make test   the same set-up (plus Debian's bubblewrap and chromium, for grading and browser tests), then
+#   make lab    create .venv, install what a student needs (requirements.txt) and `helpers`, open JupyterLab on
+#               notebooks/ without nbgrader's instructor tools
+#   make test   the same, plus the test tools (requirements-dev.txt) and Debian's bubblewrap and chromium, then
 #               every check: ruff, the tests (JupyterLab in a real browser among them), strict nbval on source/
+# Every installed package is pinned by constraints.txt; `make lock` writes it anew.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # nbgrader calls the `alembic` command: put the venv's bin/ first on PATH, as an activated venv would.
 export PATH := $(abspath $(BIN)):$(PATH)
-# The set-up reruns whenever what it installs, or how, changes.
-SETUP_FILES := requirements.txt pyproject.toml Makefile
-STAMP := $(VENV)/.installed-$(shell cat $(SETUP_FILES) | cksum | cut -d' ' -f1)
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+# Each set-up reruns whenever what it installs, or how, changes.
+LAB_FILES := requirements.txt constraints.txt pyproject.toml Makefile
+LAB_STAMP := $(VENV)/.lab-$(shell cat $(LAB_FILES) | cksum | cut -d' ' -f1)
+DEV_STAMP := $(VENV)/.dev-$(shell cat $(LAB_FILES) requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: lab test lint release outputs clean system bench
+.PHONY: lab formgrader test lint release outputs clean system bench lock class-release
 
 # Also turns off JupyterLab's "get notified about news?" pop-up (it would cover the course and go online).
-$(STAMP): $(SETUP_FILES)
+$(LAB_STAMP): $(LAB_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PIP) -r requirements.txt
+	$(PIP) --no-deps -e .
 	mkdir -p $(VENV)/share/jupyter/lab/settings
 	echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
 		> $(VENV)/share/jupyter/lab/settings/overrides.json
-	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+	rm -f $(VENV)/.lab-*
+	touch $(LAB_STAMP)
+
+$(DEV_STAMP): $(LAB_STAMP) requirements-dev.txt
+	$(PIP) -r requirements-dev.txt
+	rm -f $(VENV)/.dev-*
+	touch $(DEV_STAMP)
 
 # Jupyter refuses to start as root unless told; some course machines and containers run as root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/attention
+# Students' JupyterLab: jupyter-config/student/ turns off nbgrader's formgrader, create-assignment and course
+# list (nbgrader's documented switches, as config files that apply to this command only).
+STUDENT_CONFIG := JUPYTER_CONFIG_PATH=$(abspath jupyter-config/student)
+lab: $(LAB_STAMP)
+	$(STUDENT_CONFIG) $(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/attention
+
+# Instructors: JupyterLab from the course root, with formgrader (Nbgrader menu > Formgrader).
+formgrader: $(LAB_STAMP)
+	$(BIN)/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir=$(CURDIR)
 
 # Debian packages the tests need, installed if missing: bubblewrap, the sandbox of grading kernels
 # (helpers/grading/sandbox.py), and chromium, the browser of tests/test_browser.py (Playwright drives it; it downloads
@@ -40,16 +56,16 @@ system:
 		$(SUDO) apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null \
 		|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; }; fi
 
-test: $(STAMP) system
+test: $(DEV_STAMP) system
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 # Performance report: prints measured figures, checks nothing (the tests do).
-bench: $(STAMP) system
+bench: $(DEV_STAMP) system
 	$(BIN)/python tests/bench.py
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format helpers tests source
 
@@ -63,10 +79,32 @@ outputs: release
 	$(BIN)/python -m helpers.grading.notebook_outputs source/attention/*.ipynb
 	$(MAKE) release
 
-release: $(STAMP)
+release: $(DEV_STAMP)
 	$(BIN)/nbgrader generate_assignment attention --force --no-db
 	$(BIN)/python -m helpers.tutor notebooks/attention > helpers/course_text.json
 	$(BIN)/python -m helpers.grading.exercises helpers/check_data
+
+# Pin every package anew: a fresh venv installs requirements-dev.txt (its direct pins) and pip freeze writes
+# what it got. Run it to upgrade on purpose, then make test, and commit constraints.txt.
+lock:
+	rm -rf build/lock-venv
+	$(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	{ echo "# Every package the course installs, pinned: make lab and make test install with -c constraints.txt, so a"; \
+	  echo "# fresh machine next year gets what CI tested. Written by make lock (a fresh venv, requirements-dev.txt, pip freeze)."; \
+	  build/lock-venv/bin/python -m pip freeze --all --exclude pip; } > constraints.txt
+	rm -rf build/lock-venv
+
+# What an instructor hands a class: the released notebooks and the student package as a wheel (helpers without
+# helpers.grading: no solution, no quiz key). See docs/instructors.md, "Self-study or a class".
+CLASS_RELEASE := build/class-release
+class-release: $(DEV_STAMP)
+	rm -rf $(CLASS_RELEASE) build/wheel
+	mkdir -p $(CLASS_RELEASE)/notebooks
+	cp notebooks/attention/*.ipynb $(CLASS_RELEASE)/notebooks/
+	cp -r jupyter-config $(CLASS_RELEASE)/
+	$(BIN)/python tests/class_student/build_wheel.py $(CLASS_RELEASE)
+	@echo "class release in $(CLASS_RELEASE):"; ls $(CLASS_RELEASE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache gradebook.db

@@ -1,12 +1,16 @@
 """Shared fixtures: paths, a throwaway nbgrader course built from source/, and loading student code."""
 
+import contextlib
 import linecache
 import os
 import re
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -40,7 +44,47 @@ SLOWEST_FIRST = [
     "test_instructor_workflow.py",
     "test_notebooks.py",
     "test_safe_grading.py",
+    "test_class_release.py",
 ]
+
+
+# What `make lab` adds to a student's JupyterLab: the config that turns off nbgrader's instructor tools.
+STUDENT_JUPYTER = {"JUPYTER_CONFIG_PATH": str(ROOT / "jupyter-config" / "student")}
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyter_lab(folder, env=None):
+    """JupyterLab serving ``folder`` on a free loopback port with a one-off token: (base url, token)."""
+    port, token = _free_port(), secrets.token_hex(16)
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}"]
+    command += [f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}"]
+    if os.getuid() == 0:
+        command.append("--allow-root")
+    # The server's log goes to a file beside the folder: a pipe that nobody reads while the server runs fills up.
+    log = folder.with_name(f"{folder.name}-jupyterlab.log")
+    server = subprocess.Popen(
+        command, cwd=folder, env={**ENV, **(env or {})}, stdout=subprocess.DEVNULL, stderr=log.open("w")
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("JupyterLab did not start:\n" + log.read_text()) from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
 
 
 def pytest_collection_modifyitems(items):

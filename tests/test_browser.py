@@ -7,19 +7,23 @@ press nbgrader's Validate button, reading what the page shows. Screenshots go to
 """
 
 import contextlib
-import os
 import re
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
-import time
 
 import nbformat
 import numpy as np
 import pytest
-from conftest import ENV, QUIZ_KEY, RELEASE, ROOT, asks_for_functions, nbgrader_meta, quiz_cell, submission
+from conftest import (
+    QUIZ_KEY,
+    RELEASE,
+    ROOT,
+    STUDENT_JUPYTER,
+    asks_for_functions,
+    jupyter_lab,
+    nbgrader_meta,
+    quiz_cell,
+    submission,
+)
 from mistakes import REFERENCE
 from playwright import sync_api as playwright
 
@@ -46,43 +50,18 @@ FILLED["06_parallelism_and_scale"] = {
 FILLED["08_end_of_lesson_check"] = {"quiz_answers": quiz_cell(QUIZ_KEY)}
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running_lab(folder):
-    """JupyterLab serving ``folder`` (released notebooks and filled copies): (base url, token, folder)."""
+    """A student's JupyterLab (as `make lab` starts it) serving ``folder``, which holds the released notebooks
+    and filled copies: (base url, token, folder)."""
     for notebook in NOTEBOOKS:
         shutil.copy(RELEASE / f"{notebook}.ipynb", folder / f"{notebook}.ipynb")
     for notebook, codes in FILLED.items():
         nbformat.write(submission(RELEASE, notebook, codes), folder / f"filled_{notebook}.ipynb")
     shutil.copy(ROOT / "nbgrader_config.py", folder)
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {**ENV, "ATTENTION_COURSE_PROGRESS": str(folder / "progress.json")}
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}"]
-    command += [f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}"]
-    if os.getuid() == 0:
-        command.append("--allow-root")
-    # The server's log goes to a file beside the folder: a pipe that nobody reads while the server runs fills up.
-    log = folder.with_name(f"{folder.name}-jupyterlab.log")
-    server = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("JupyterLab did not start:\n" + log.read_text()) from None
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}", token, folder
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    env = {"ATTENTION_COURSE_PROGRESS": str(folder / "progress.json"), **STUDENT_JUPYTER}
+    with jupyter_lab(folder, env) as (url, token):
+        yield url, token, folder
 
 
 @contextlib.contextmanager

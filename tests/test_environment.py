@@ -1,18 +1,20 @@
 """The project's set-up files agree with each other and with README.md."""
 
 import re
-from importlib.metadata import version
+import sysconfig
+from importlib.metadata import distributions, version
 
 from conftest import ROOT
 
 
-def _pip_pins():
+def _pins(file):
+    """{name: version} of the exact pins in a requirements or constraints file (``-r`` lines skipped)."""
     pins = {}
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
+    for line in (ROOT / file).read_text().splitlines():
         line = line.split("#")[0].strip()
-        if line:
+        if line and not line.startswith("-"):
             name, pinned = line.split("==")
-            pins[name.lower()] = pinned
+            pins[name.lower().replace("_", "-")] = pinned
     return pins
 
 
@@ -25,24 +27,41 @@ def _conda_pins():
     return pins
 
 
+STUDENT, DEV, LOCK = _pins("requirements.txt"), _pins("requirements-dev.txt"), _pins("constraints.txt")
+
+
 def test_every_dependency_is_pinned_exactly():
-    assert all(re.fullmatch(r"[0-9][0-9a-z.]*", v) for v in _pip_pins().values())
+    for pins in (STUDENT, DEV, LOCK):
+        assert pins and all(re.fullmatch(r"[0-9][0-9a-z.]*", v) for v in pins.values())
+    assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
 
 
-def test_environment_yml_matches_requirements():
+def test_environment_yml_is_the_student_environment():
     conda = _conda_pins()
     assert conda.pop("python") == "3.11", "the Python the README asks for"
-    assert conda == _pip_pins()
+    assert conda == STUDENT
     assert "- -e ." in (ROOT / "environment.yml").read_text(), "conda users get the helpers package too"
+    assert not set(conda) & set(DEV), "test tools do not belong in a student's environment"
 
 
-def test_installed_versions_are_the_pinned_ones():
-    for name, pinned in _pip_pins().items():
+def test_the_lock_pins_every_installed_package_at_the_version_installed():
+    installed = {
+        d.metadata["Name"].lower().replace("_", "-"): d.version
+        for d in distributions(path=[sysconfig.get_paths()["purelib"]])  # what this venv has installed
+        if d.metadata["Name"] and d.metadata["Name"].lower() not in ("pip", "attention-course")
+    }
+    assert installed == LOCK, "run make lock after changing requirements, and commit constraints.txt"
+
+
+def test_direct_pins_agree_with_the_lock():
+    for name, pinned in {**STUDENT, **DEV}.items():
+        assert LOCK[name] == pinned, name
         assert version(name) == pinned, name
 
 
 def test_core_dependencies_are_present():
-    assert {"jupyterlab", "numpy", "matplotlib", "ipywidgets", "nbgrader", "nbval"} <= set(_pip_pins())
+    assert {"jupyterlab", "numpy", "matplotlib", "ipywidgets", "nbgrader"} <= set(STUDENT)
+    assert {"nbval", "pytest"} <= set(DEV)
 
 
 def _readme_commands():

