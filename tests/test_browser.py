@@ -103,6 +103,10 @@ class Notebook:
 
     def __init__(self, app, name):
         self.page = app
+        dialogs = self.page.locator(".jp-Dialog")
+        assert not dialogs.count(), "a dialog covers the app: " + " / ".join(
+            dialogs.nth(i).inner_text() for i in range(dialogs.count())
+        )
         self.page.get_by_role("menuitem", name="File", exact=True).click()
         self.page.get_by_role("menuitem", name=re.compile("^Open from Path")).click()
         self.page.locator(".jp-Dialog input").fill(f"{name}.ipynb")
@@ -136,10 +140,23 @@ class Notebook:
                 break
             except playwright.TimeoutError:
                 assert attempt < 2, "Run All Cells started nothing"
-        self.page.wait_for_function(
-            f"() => {prompts}.every(p => /[0-9]/.test(p))", timeout=120_000, polling=100
-        )
+        try:
+            self.page.wait_for_function(
+                f"() => {prompts}.every(p => /[0-9]/.test(p))", timeout=120_000, polling=100
+            )
+        except playwright.TimeoutError:
+            raise AssertionError(
+                f"Run All did not finish; cells still waiting: {self._unfinished()}"
+            ) from None
         self.wait_idle()
+
+    def _unfinished(self):
+        """The code cells whose prompt has no number yet: their index, prompt and first line."""
+        return self.page.evaluate(
+            "() => [...document.querySelectorAll('.jp-CodeCell')].map((c, i) => [i,"
+            " c.querySelector('.jp-InputPrompt').textContent,"
+            " (c.querySelector('.cm-content') || c).textContent.slice(0, 60)]).filter(x => !/[0-9]/.test(x[1]))"
+        )
 
     def save(self):
         self.page.get_by_role("menuitem", name="File", exact=True).click()
