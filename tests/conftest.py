@@ -1,5 +1,6 @@
 """Shared fixtures: paths, a throwaway nbgrader course built from source/, and loading student code."""
 
+import atexit
 import contextlib
 import linecache
 import os
@@ -112,9 +113,11 @@ def make_course(dest):
     shutil.copytree(ROOT / "source", dest / "source")
     shutil.copy(ROOT / "nbgrader_config.py", dest)
     nbgrader(dest, "generate_assignment", ASSIGNMENT)
-    pristine = dest.parent / f"{dest.name}-pristine"
-    shutil.copytree(dest, pristine)
-    _GENERATED.append(pristine)
+    # Kept apart from ``dest``: a test may delete its course (and all beside it) while others still copy this.
+    keep = Path(tempfile.mkdtemp(prefix="course-pristine-"))
+    atexit.register(shutil.rmtree, keep, ignore_errors=True)
+    shutil.copytree(dest, keep / "course")
+    _GENERATED.append(keep / "course")
     return dest
 
 

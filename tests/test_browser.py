@@ -103,6 +103,7 @@ class Notebook:
 
     def __init__(self, app, name):
         self.page = app
+        self._accept_kernel_choice()  # asked late, for a notebook opened before
         dialogs = self.page.locator(".jp-Dialog")
         assert not dialogs.count(), "a dialog covers the app: " + " / ".join(
             dialogs.nth(i).inner_text() for i in range(dialogs.count())
@@ -112,11 +113,20 @@ class Notebook:
         self.page.locator(".jp-Dialog input").fill(f"{name}.ipynb")
         self.page.keyboard.press("Enter")
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
+        self._accept_kernel_choice()
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']")
-        assert not self.page.get_by_text("Select Kernel").count(), "the notebook did not get its kernel"
+        self._accept_kernel_choice()
         # Focus it, so that the Run menu acts on this notebook (JupyterLab follows focus).
         self.page.locator(".jp-NotebookPanel .jp-Cell").first.click()
         self.wait_idle()
+
+    def _accept_kernel_choice(self):
+        """On a busy machine JupyterLab sometimes asks which kernel to start although the notebook names one
+        (seen in fresh clones): accept its proposal, the notebook's own Python kernel, as a student would."""
+        dialog = self.page.locator(".jp-Dialog", has_text="Select Kernel")
+        if dialog.count():
+            dialog.get_by_role("button", name="Select", exact=True).click()
+            dialog.wait_for(state="detached")
 
     def wait_idle(self, timeout=60_000):
         # Checked every 100 ms rather than on every animation frame: nothing here needs frame accuracy.
