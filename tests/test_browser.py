@@ -104,10 +104,7 @@ class Notebook:
     def __init__(self, app, name):
         self.page = app
         self._accept_kernel_choice()  # asked late, for a notebook opened before
-        dialogs = self.page.locator(".jp-Dialog")
-        assert not dialogs.count(), "a dialog covers the app: " + " / ".join(
-            dialogs.nth(i).inner_text() for i in range(dialogs.count())
-        )
+        assert not self._dialogs(), f"a dialog covers the app: {self._dialogs()}"
         self.page.get_by_role("menuitem", name="File", exact=True).click()
         self.page.get_by_role("menuitem", name=re.compile("^Open from Path")).click()
         self.page.locator(".jp-Dialog input").fill(f"{name}.ipynb")
@@ -158,7 +155,7 @@ class Notebook:
                 self.page.wait_for_function(done, timeout=120_000, polling=100)
             except playwright.TimeoutError:
                 raise AssertionError(
-                    f"Run All did not finish; cells still waiting: {self._unfinished()}"
+                    f"Run All did not finish; cells still waiting: {self._unfinished()}; dialogs: {self._dialogs()}"
                 ) from None
             self.wait_idle()
             if self.page.evaluate(f"() => {prompts}.every(p => /[0-9]/.test(p))"):
@@ -169,12 +166,17 @@ class Notebook:
         self.page.get_by_role("menuitem", name="Run", exact=True).click()
         self.page.get_by_role("menuitem", name=re.compile("^Run All Cells")).click()
 
+    def _dialogs(self):
+        dialogs = self.page.locator(".jp-Dialog")
+        return [dialogs.nth(i).inner_text()[:300] for i in range(dialogs.count())]
+
     def _unfinished(self):
         """The code cells whose prompt has no number yet: their index, prompt and first line."""
         return self.page.evaluate(
             "() => [...document.querySelectorAll('.jp-CodeCell')].map((c, i) => [i,"
             " c.querySelector('.jp-InputPrompt').textContent,"
-            " (c.querySelector('.cm-content') || c).textContent.slice(0, 60)]).filter(x => !/[0-9]/.test(x[1]))"
+            " (c.querySelector('.cm-content') || c).textContent.slice(0, 60),"
+            " (c.querySelector('.jp-OutputArea') || c).innerText.slice(0, 200)]).filter(x => !/[0-9]/.test(x[1]))"
         )
 
     def save(self):
@@ -210,8 +212,11 @@ def opened(app, name, run=True):
         if run:
             nb.run_all()
         yield nb
-    finally:
-        nb.close()
+    except BaseException:
+        with contextlib.suppress(Exception):  # the first failure is the one worth reading
+            nb.close()
+        raise
+    nb.close()
 
 
 def open_lab(browser, lab):
