@@ -6,6 +6,8 @@ that the right hint appears is a real test of the diagnosis. The same code is pa
 submissions and graded by real ``nbgrader autograde`` in ``test_grading.py``.
 """
 
+from helpers.grading.exercises import EXERCISES
+
 REFERENCE = {
     "similarity_scores": """
 def similarity_scores(query, keys):
@@ -656,15 +658,4 @@ MISTAKES["vectorized_attention"].update(
 CALLS = {"soft_lookup": ["similarity_scores"], "multi_head_attention": ["split_heads", "combine_heads"]}
 
 # Which notebook each graded function lives in.
-NOTEBOOK_OF = {
-    "similarity_scores": "01_queries_keys_values",
-    "soft_lookup": "01_queries_keys_values",
-    "softmax": "02_softmax",
-    "scaled_dot_product_attention": "03_scaled_dot_product_attention",
-    "causal_mask": "04_self_attention_and_causal_masks",
-    "self_attention": "04_self_attention_and_causal_masks",
-    "split_heads": "05_multi_head_attention",
-    "combine_heads": "05_multi_head_attention",
-    "multi_head_attention": "05_multi_head_attention",
-    "vectorized_attention": "06_parallelism_and_scale",
-}
+NOTEBOOK_OF = {name: exercise.notebook for name, exercise in EXERCISES.items()}
