@@ -9,14 +9,8 @@ import inspect
 
 from conftest import SOURCE, solution_cells
 
-from helpers.grading import reference
 from helpers.grading.exercises import EXERCISES
-from helpers.grading.integrity import DISTINCTIVE_NODES, _defs, normalised
-
-
-def _course(function):
-    """The course's function for ``function`` (vectorised attention is scaled dot-product attention)."""
-    return EXERCISES[function].reference.__name__
+from helpers.grading.integrity import DISTINCTIVE_NODES, _defs, course_name, normalised
 
 
 def _signature(function):
@@ -30,19 +24,19 @@ def _call_args(function):
 
 
 def imported(function):
-    return f"from helpers.grading.reference import {_course(function)} as {function}"
+    return f"from helpers.grading.reference import {course_name(function)} as {function}"
 
 
 def aliased(function):
     # helpers.earlier hands out the course's functions wherever they are installed (self-study, grading).
-    return f"from helpers import earlier\n\n{function} = earlier.{_course(function)}"
+    return f"from helpers import earlier\n\n{function} = earlier.{course_name(function)}"
 
 
 def wrapped(function):
     return (
         f"def {function}{_signature(function)}:\n"
         "    import helpers.grading.reference as course\n\n"
-        f"    return course.{_course(function)}({_call_args(function)})"
+        f"    return course.{course_name(function)}({_call_args(function)})"
     )
 
 
@@ -51,7 +45,7 @@ def dynamic(function):
         "import importlib\n\n\n"
         f"def {function}{_signature(function)}:\n"
         '    solutions = importlib.import_module("helpers." + "grading.reference")\n'
-        f'    return getattr(solutions, "{_course(function)}")({_call_args(function)})'
+        f'    return getattr(solutions, "{course_name(function)}")({_call_args(function)})'
     )
 
 
@@ -61,7 +55,7 @@ def hidden_in_strings(function):
         "import importlib as il\n\n"
         'load = getattr(il, "import_" + "module")\n\n\n'
         f"def {function}{_signature(function)}:\n"
-        f'    return getattr(load("helpers." + "ear" + "lier"), "{_course(function)}")({_call_args(function)})'
+        f'    return getattr(load("helpers." + "ear" + "lier"), "{course_name(function)}")({_call_args(function)})'
     )
 
 
@@ -112,6 +106,3 @@ def variants(function):
     return {
         name: make(function) for name, make in VARIANTS.items() if name != "pasted" or distinctive(function)
     }
-
-
-assert reference  # the module the cheats reach for

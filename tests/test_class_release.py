@@ -19,8 +19,7 @@ from class_student.build_wheel import build_wheel
 from conftest import QUIZ_KEY, RELEASE, ROOT, submission
 from mistakes import REFERENCE
 
-from helpers.checking import encode
-from helpers.grading.exercises import EXERCISES, check_data, hidden_cases
+from helpers.grading.exercises import EXERCISES, case_data, check_data, hidden_cases
 from helpers.quiz import course_key
 
 STUDENT = Path(__file__).with_name("class_student")
@@ -113,10 +112,9 @@ def _cases():
     for name in EXERCISES:
         visible = check_data(name)["cases"]
         hidden = [
-            {"args": [encode(a) for a in c.args], "kwargs": {k: encode(v) for k, v in c.kwargs.items()},
-             "expected": encode(c.expected)}
+            {key: value for key, value in case_data(c).items() if key != "mistakes"}
             for c in hidden_cases(name)
-        ]  # fmt: skip
+        ]
         data[name] = visible + hidden
     return data
 

@@ -179,9 +179,10 @@ def preflight(api, assignment):
     submitted, no sandbox."""
     root = Path(api.coursedir.root)
     db = api.coursedir.db_url
-    if db.startswith("sqlite:///") and not (root / db.removeprefix("sqlite:///").split("?")[0]).exists():
+    db_file = db.removeprefix("sqlite:///").split("?")[0] if db.startswith("sqlite:///") else None
+    if db_file and not (root / db_file).exists():
         raise CannotGrade(
-            f"no gradebook yet ({db.removeprefix('sqlite:///').split('?')[0]} in {root}): run "
+            f"no gradebook yet ({db_file} in {root}): run "
             f"`nbgrader generate_assignment {assignment}` from the course root first, or run this command there"
         )
     with Gradebook(db, api.coursedir.course_id) as gb:

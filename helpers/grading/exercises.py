@@ -887,7 +887,8 @@ def hidden_cases(name):
     return _materialise(exercise, exercise.hidden_cases())
 
 
-def _case_data(case):
+def case_data(case):
+    """One case (with its expected answer and mistakes' outputs) as JSON-ready data."""
     return {
         "name": case.name,
         "args": [encode(a) for a in case.args],
@@ -904,7 +905,7 @@ def check_data(name):
         "function": name,
         "notebook": exercise.notebook,
         "hints": {m.name: m.hint for m in exercise.mistakes},
-        "cases": [_case_data(c) for c in _materialise(exercise, exercise.cases())],
+        "cases": [case_data(c) for c in _materialise(exercise, exercise.cases())],
     }
 
 

@@ -28,7 +28,6 @@ from helpers.grading.exercises import EXERCISES
 
 SOLUTION_USED = "Uses the course's solution"
 DISTINCTIVE_NODES = 60
-COURSE_MODULES = ("helpers.grading", "helpers.earlier")
 DYNAMIC = {"import_module", "__import__", "exec", "eval", "compile", "reload"}
 REFERENCE_FILE = str(Path(reference.__file__).resolve())
 COURSE_FOLDER = str(Path(reference.__file__).resolve().parents[1])  # helpers/
