@@ -15,7 +15,7 @@ LAB_FILES := requirements.txt constraints.txt pyproject.toml Makefile
 LAB_STAMP := $(VENV)/.lab-$(shell cat $(LAB_FILES) | cksum | cut -d' ' -f1)
 DEV_STAMP := $(VENV)/.dev-$(shell cat $(LAB_FILES) requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: lab formgrader test lint release outputs clean system bench lock class-release
+.PHONY: lab formgrader test lint release outputs clean system bench lock class-release hub
 
 # Also turns off JupyterLab's "get notified about news?" pop-up (it would cover the course and go online).
 $(LAB_STAMP): $(LAB_FILES)
@@ -105,6 +105,13 @@ class-release: $(DEV_STAMP)
 	cp -r jupyter-config $(CLASS_RELEASE)/
 	$(BIN)/python tests/class_student/build_wheel.py $(CLASS_RELEASE)
 	@echo "class release in $(CLASS_RELEASE):"; ls $(CLASS_RELEASE)
+
+# A class on this machine, as root: Unix accounts (two instructors, the grader, STUDENTS students), nbgrader's
+# exchange, the course's grading service and JupyterHub on loopback, until Ctrl-C, which removes all of it.
+# deploy/classroom.py; docs/instructors.md, "A class on JupyterHub". tests/test_hub.py runs the same class.
+STUDENTS ?= 3
+hub: $(DEV_STAMP)
+	$(BIN)/python deploy/classroom.py up --students $(STUDENTS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache gradebook.db

@@ -46,6 +46,10 @@ c.Autograde.autograde_preprocessors = [
 # plain nbgrader prints it, and students would copy it.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
 
+# nbgrader collect (a class on JupyterHub, deploy/): a submission counts only if the account that made it is the
+# student it names. nbgrader's own collect only warns about a folder handed in under someone else's name.
+c.ExchangeFactory.collect = "helpers.grading.exchange.OwnerCheckedCollect"
+
 # nbgrader zip_collect: submissions downloaded as <student id>_<notebook>.ipynb (or zips of them) into
 # downloaded/attention/archive/. The pattern is matched against the file's full path.
 c.FileNameCollectorPlugin.named_regexp = (

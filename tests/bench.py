@@ -239,6 +239,74 @@ def attention_speed():
         )
 
 
+def hub(students=30):
+    """A class of 30 on this machine's JupyterHub: all log in, fetch and submit at once; then the grading."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hub_client import HubUser
+
+    sys.path.insert(0, str(ROOT / "deploy"))
+    import classroom
+
+    if os.geteuid() != 0:
+        print("## Hub: needs root (it makes Unix accounts); skipped")
+        return
+    print(f"## A class of {students} on JupyterHub (deploy/, loopback): log in, fetch, submit, all at once")
+    started = time.monotonic()
+    room = classroom.up(students=students, log=lambda _message: None)
+    try:
+        print(
+            f"  class made (environment, {students + 3} accounts, course, release): {time.monotonic() - started:.0f} s"
+        )
+        hub_process = classroom.start_hub(room)
+        base = f"http://127.0.0.1:{room['ports']['public']}"
+        peak, done = [0.0], threading.Event()
+
+        def sample():
+            while not done.is_set():
+                peak[0] = max(peak[0], _tree_rss_mb(hub_process.pid))
+                time.sleep(0.5)
+
+        def attend(name):
+            t0 = time.monotonic()
+            user = HubUser(base, name, room["passwords"][name])
+            user.log_in()
+            user.wait_for_server(timeout=300)
+            user.assignment_action("fetch", "attention-course", ASSIGNMENT)
+            reply = user.assignment_action("submit", "attention-course", ASSIGNMENT)
+            assert {e["status"] for e in reply["value"]} >= {"submitted"}, reply
+            return time.monotonic() - t0
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(students) as pool:
+            futures = [pool.submit(attend, name) for name in room["students"]]
+        each = sorted(f.result() for f in futures if f.exception() is None)
+        failures = [repr(f.exception()) for f in futures if f.exception() is not None]
+        last = time.monotonic() - t0
+        done.set()
+        sampler.join()
+        print(
+            f"  last of {students} done after {last:.1f} s (each: median {statistics.median(each):.1f} s,"
+            f" max {each[-1]:.1f} s); failures: {len(failures)} {failures[:3]}"
+        )
+        print(f"  peak memory of the hub, its proxy, the course service and every server: {peak[0]:.0f} MB")
+        t0 = time.monotonic()
+        classroom.grader_command(room, "nbgrader", "collect", ASSIGNMENT)
+        collected = time.monotonic() - t0
+        t0 = time.monotonic()
+        classroom.grader_command(room, "python", "-m", "helpers.grading.autograde", ASSIGNMENT)
+        graded = time.monotonic() - t0
+        notebooks = students * len(list((ROOT / "notebooks" / ASSIGNMENT).glob("*.ipynb")))
+        print(
+            f"  collect {collected:.1f} s; autograde {notebooks} notebooks {graded:.0f} s on {os.cpu_count()} cores"
+            f" ({notebooks / graded:.2f} notebooks/s, {graded / notebooks * os.cpu_count():.2f} core-s each)"
+        )
+    finally:
+        classroom.down(room["state"])
+
+
 SECTIONS = {
     "test": test_command,
     "notebooks": notebooks,
@@ -246,6 +314,7 @@ SECTIONS = {
     "checks": checks,
     "attention": attention_speed,
     "autograde": autograde,
+    "hub": hub,
 }
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.envi
 # could not finish connecting a kernel and kept offering "Select Kernel" (seen in 1 run of 3).
 SLOWEST_FIRST = [
     "test_grading.py",
+    "test_hub.py",
     "test_instructor_workflow.py",
     "test_notebooks.py",
     "test_safe_grading.py",

@@ -28,12 +28,16 @@ def _conda_pins():
 
 
 STUDENT, DEV, LOCK = _pins("requirements.txt"), _pins("requirements-dev.txt"), _pins("constraints.txt")
+HUB = _pins(
+    "deploy/requirements.txt"
+)  # what a class's hub adds (deploy/); in the dev venv, so the lock pins it
 
 
 def test_every_dependency_is_pinned_exactly():
-    for pins in (STUDENT, DEV, LOCK):
+    for pins in (STUDENT, DEV, LOCK, HUB):
         assert pins and all(re.fullmatch(r"[0-9][0-9a-z.]*", v) for v in pins.values())
     assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
+    assert "-r deploy/requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
 
 
 def test_environment_yml_is_the_student_environment():
@@ -41,7 +45,9 @@ def test_environment_yml_is_the_student_environment():
     assert conda.pop("python") == "3.11", "the Python the README asks for"
     assert conda == STUDENT
     assert "- -e ." in (ROOT / "environment.yml").read_text(), "conda users get the helpers package too"
-    assert not set(conda) & set(DEV), "test tools do not belong in a student's environment"
+    assert not set(conda) & (set(DEV) | set(HUB)), (
+        "test tools and the hub do not belong in a student's environment"
+    )
 
 
 def test_the_lock_pins_every_installed_package_at_the_version_installed():
@@ -54,7 +60,7 @@ def test_the_lock_pins_every_installed_package_at_the_version_installed():
 
 
 def test_direct_pins_agree_with_the_lock():
-    for name, pinned in {**STUDENT, **DEV}.items():
+    for name, pinned in {**STUDENT, **DEV, **HUB}.items():
         assert LOCK[name] == pinned, name
         assert version(name) == pinned, name
 

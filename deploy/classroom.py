@@ -1,0 +1,352 @@
+"""A class on one machine: Unix accounts, nbgrader's exchange, the course's grading account and a JupyterHub.
+
+    python deploy/classroom.py up [--students N]     # as root; prints the address and the accounts, Ctrl-C ends
+    python deploy/classroom.py down STATE_DIR        # removes a class that an interrupted run left behind
+
+``make hub`` runs ``up``. Everything a class consists of lives in one folder (the *state*, under /var/tmp):
+
+    classroom.json   what was made (accounts, ports), written *before* each thing is made, so ``down`` can
+                     remove exactly that, even after an interruption. Mode 600: it holds the passwords.
+    env/             the class environment: requirements.txt, JupyterHub and the student package's wheel, all
+                     pinned by constraints.txt, from a Python that every account can run
+    etc/everyone/    nbgrader_config.py for every server: the course id and the exchange
+    etc/student/     jupyter-config/student/ (no formgrader, no create-assignment, no course list)
+    etc/instructor/  jupyter-config/hub-instructor/ (instructors grade in the course service, not their server)
+    exchange/        nbgrader's filesystem exchange (mode 777, as nbgrader's documentation sets it up)
+    home/<account>/  each account's home (mode 700); the grader's holds course/, a copy of this repository
+    hub/             the hub's database, secrets, pid files and log (root only)
+
+Accounts are named ``<prefix>-instructor1``, ``<prefix>-grader``, ``<prefix>-student01``..., with a prefix drawn at
+random, and ``up`` refuses a name that exists already: it never touches an account or file it did not make.
+"""
+
+import argparse
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = "attention-course"
+ASSIGNMENT = "attention"
+BASE = Path(os.environ.get("ATTENTION_HUB_BASE", "/var/tmp"))
+STATE_PREFIX = "attention-course-hub-"
+# The course directory the grader works in: what nbgrader and the grader read, not the tests or the venv.
+COURSE_FILES = ["nbgrader_config.py", "source", "notebooks", "helpers", "pyproject.toml", "LICENSE"]
+
+
+def _python():
+    """A Python 3.11 that other accounts can run: the project's own often lives in a private home (pyenv)."""
+    for candidate in (
+        os.environ.get("HUB_PYTHON"),
+        "/usr/bin/python3.11",
+        "/usr/bin/python3",
+        sys.executable,
+    ):
+        if candidate and Path(candidate).exists() and _others_can_run(candidate):
+            return candidate
+    raise SystemExit("no Python 3.11 that every account can run (set HUB_PYTHON)")
+
+
+def _others_can_run(path):
+    path = Path(path).resolve()
+    return path.stat().st_mode & 0o005 == 0o005 and all(p.stat().st_mode & 0o001 for p in path.parents)
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _save(room):
+    path = Path(room["state"]) / "classroom.json"
+    path.write_text(json.dumps(room, indent=1))
+    path.chmod(0o600)
+
+
+def load(state):
+    return json.loads((Path(state) / "classroom.json").read_text())
+
+
+def _run(command, **kwargs):
+    return subprocess.run(command, check=True, capture_output=True, text=True, **kwargs)
+
+
+def as_user(room, account, command, cwd=None, extra_env=None):
+    """Run a command as one of the class's accounts, with the class environment on PATH."""
+    entry = pwd.getpwnam(account)
+    env = {
+        "HOME": entry.pw_dir,
+        "USER": account,
+        "PATH": f"{Path(room['state']) / 'env' / 'bin'}:/usr/bin:/bin",
+        "JUPYTER_CONFIG_PATH": room["config"]["everyone"],
+        "LANG": "C.UTF-8",
+        **(extra_env or {}),
+    }
+    return subprocess.run(
+        command,
+        cwd=cwd or entry.pw_dir,
+        env=env,
+        user=entry.pw_uid,
+        group=entry.pw_gid,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def grader_command(room, *command):
+    """Run a command as the grader, in the course directory (the way the course service's terminal would)."""
+    result = as_user(
+        room,
+        room["grader"],
+        list(command),
+        cwd=room["course_dir"],
+        extra_env={"PYTHONPATH": room["course_dir"]},
+    )
+    if result.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def _make_account(room, name):
+    if _exists(name):
+        raise SystemExit(f"account {name} exists already: refusing to touch it")
+    room["accounts"].append(name)  # recorded before it exists: down() removes it even if we stop half-way
+    _save(room)
+    home = Path(room["state"]) / "home" / name
+    _run(["useradd", "--create-home", "--home-dir", str(home), "--shell", "/bin/bash", "--user-group", name])
+    _run(["chpasswd"], input=f"{name}:{room['passwords'][name]}\n")
+    home.chmod(0o700)
+
+
+def _exists(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def up(students=3, log=print):
+    """Make a class: state folder, environment, accounts, exchange, course; release the assignment."""
+    if os.geteuid() != 0:
+        raise SystemExit(
+            "run as root: it makes Unix accounts, and the hub starts each person's server as them"
+        )
+    sweep()
+    prefix = "ac" + secrets.token_hex(3)
+    state = BASE / f"{STATE_PREFIX}{prefix}"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)
+    names = {
+        "instructors": [f"{prefix}-instructor1", f"{prefix}-instructor2"],
+        "grader": f"{prefix}-grader",
+        "students": [f"{prefix}-student{i:02d}" for i in range(1, students + 1)],
+    }
+    everyone = [*names["instructors"], names["grader"], *names["students"]]
+    public, hub, proxy_api, service = _free_ports(4)
+    room = {
+        "state": str(state),
+        "owner_pid": os.getpid(),
+        "course": COURSE,
+        "assignment": ASSIGNMENT,
+        **names,
+        "accounts": [],
+        "passwords": {name: secrets.token_urlsafe(12) for name in everyone},
+        "ports": {"public": public, "hub": hub, "proxy_api": proxy_api, "service": service},
+        "config": {role: str(state / "etc" / role) for role in ("everyone", "student", "instructor")},
+        "course_dir": str(state / "home" / names["grader"] / "course"),
+        "hub_pid": None,
+    }
+    _save(room)
+    for folder, mode in (("home", 0o755), ("hub", 0o700), ("exchange", 0o777), ("etc", 0o755)):
+        (state / folder).mkdir(mode=mode)
+        (state / folder).chmod(mode)
+
+    started = time.perf_counter()
+    _build_environment(room)
+    log(f"class environment built in {time.perf_counter() - started:.0f} s")
+
+    (state / "etc" / "everyone").mkdir()
+    (state / "etc" / "everyone" / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {COURSE!r}\n"
+        f"c.Exchange.root = {str(state / 'exchange')!r}\n"
+    )
+    shutil.copytree(ROOT / "jupyter-config" / "student", state / "etc" / "student", ignore=_ignore)
+    shutil.copytree(ROOT / "jupyter-config" / "hub-instructor", state / "etc" / "instructor", ignore=_ignore)
+    for name in everyone:
+        _make_account(room, name)
+
+    course_dir = Path(room["course_dir"])
+    course_dir.mkdir()
+    for name in COURSE_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, course_dir / name, ignore=_ignore)
+        else:
+            shutil.copy(source, course_dir / name)
+    grader = pwd.getpwnam(room["grader"])
+    _run(["chown", "-R", f"{grader.pw_uid}:{grader.pw_gid}", str(course_dir)])
+    # The instructor's first two steps, as the grader: generate (the gradebook learns the assignment), release.
+    grader_command(room, "nbgrader", "generate_assignment", ASSIGNMENT, "--force")
+    grader_command(room, "nbgrader", "release_assignment", ASSIGNMENT)
+    return room
+
+
+def _ignore(_folder, names):
+    return [n for n in names if n in ("__pycache__", ".ipynb_checkpoints") or n.endswith(".egg-info")]
+
+
+def _build_environment(room):
+    """The class environment, from files every account can read: what a class's image would hold."""
+    state = Path(room["state"])
+    _run([_python(), "-m", "venv", str(state / "env")])
+    wheel_dir = state / "wheel"
+    _run([sys.executable, str(ROOT / "tests" / "class_student" / "build_wheel.py"), str(wheel_dir)])
+    (wheel,) = wheel_dir.glob("attention_course-*.whl")
+    pip = [
+        str(state / "env" / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]
+    _run(
+        [
+            *pip,
+            "-c",
+            str(ROOT / "constraints.txt"),
+            "-r",
+            str(ROOT / "requirements.txt"),
+            "-r",
+            str(ROOT / "deploy" / "requirements.txt"),
+            str(wheel),
+        ]
+    )
+    _run(["chmod", "-R", "go+rX", str(state / "env")])
+
+
+def start_hub(room):
+    """Start JupyterHub (as root: it starts each person's server as their account) and wait until it answers."""
+    state = Path(room["state"])
+    log = open(state / "hub" / "jupyterhub.log", "ab")  # noqa: SIM115 (the hub keeps writing to it)
+    process = subprocess.Popen(
+        [str(state / "env" / "bin" / "jupyterhub"), "-f", str(ROOT / "deploy" / "jupyterhub_config.py")],
+        cwd=state / "hub",
+        env={
+            "PATH": f"{state / 'env' / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin",
+            "ATTENTION_CLASSROOM": str(state),
+            "LANG": "C.UTF-8",
+        },
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    room["hub_pid"] = process.pid
+    _save(room)
+    url = f"http://127.0.0.1:{room['ports']['public']}/hub/health"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"JupyterHub stopped: see {state / 'hub' / 'jupyterhub.log'}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return process
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"JupyterHub did not answer within 60 s: see {state / 'hub' / 'jupyterhub.log'}")
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except (ProcessLookupError, TypeError):
+        return False
+
+
+def down(state):
+    """Remove one class: stop its hub and every process of its accounts, delete the accounts, then the folder."""
+    state = Path(state)
+    room = load(state)
+    if room.get("hub_pid") and _pid_alive(room["hub_pid"]):
+        os.killpg(room["hub_pid"], signal.SIGTERM)  # the hub, its proxy and the course service
+        for _ in range(50):
+            if not _pid_alive(room["hub_pid"]):
+                break
+            time.sleep(0.1)
+    for name in room["accounts"]:
+        if _exists(name):
+            subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+    for name in room["accounts"]:
+        if _exists(name):
+            for _ in range(20):  # userdel refuses while a process of the account is still exiting
+                if subprocess.run(["userdel", name], capture_output=True).returncode in (0, 6):
+                    break
+                time.sleep(0.1)
+        if subprocess.run(["getent", "group", name], capture_output=True).returncode == 0:
+            subprocess.run(["groupdel", name], capture_output=True)
+    if room.get("hub_pid") and _pid_alive(room["hub_pid"]):
+        os.killpg(room["hub_pid"], signal.SIGKILL)
+    shutil.rmtree(state)
+
+
+def sweep():
+    """Remove the classes of runs that ended without cleaning up (their owner process is gone)."""
+    for state in BASE.glob(f"{STATE_PREFIX}*"):
+        try:
+            room = load(state)
+        except (OSError, ValueError):
+            continue
+        if not _pid_alive(room.get("owner_pid")):
+            down(state)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("up", help="make a class and run its hub until Ctrl-C")
+    start.add_argument("--students", type=int, default=3)
+    stop = commands.add_parser("down", help="remove a class left behind")
+    stop.add_argument("state")
+    args = parser.parse_args()
+    if args.command == "down":
+        down(args.state)
+        return
+    room = up(args.students)
+    try:
+        start_hub(room)
+        print(f"\nJupyterHub: http://127.0.0.1:{room['ports']['public']}/  (loopback only)")
+        print(f"formgrader: log in as an instructor, then Nbgrader > Courses > {COURSE}\n")
+        for name in [*room["instructors"], *room["students"]]:
+            print(f"  {name:28} password {room['passwords'][name]}")
+        print("\nCtrl-C stops the hub and removes the accounts and", room["state"])
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        down(room["state"])
+
+
+if __name__ == "__main__":
+    main()

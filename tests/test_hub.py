@@ -1,0 +1,310 @@
+"""A class on JupyterHub, end to end, between real Unix accounts, through HTTP as people would use it.
+
+deploy/classroom.py makes the class (accounts, exchange, the grader's course, the class environment) and starts
+the hub of deploy/jupyterhub_config.py. Three students log in at the hub's login page, the hub starts their
+servers, they list and fetch the assignment through nbgrader's server extension (the Assignments tab's API), run
+notebook 02 in a kernel of their own server, save answers (right, wrong, none) and submit. One of them also tries
+what a student should not be able to do. The instructor's steps then run as the grader account in the course
+directory (the course service's terminal): collect, autograde, feedback, export. The students fetch their
+feedback. The same submissions, graded in the single-machine workflow, must get the same grades.
+
+It needs root (it makes Unix accounts). Everything it makes, it records first and removes at the end, even when
+the run is interrupted (the next run's sweep removes a class whose run is gone).
+"""
+
+import csv
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ASSIGNMENT, COURSE_ID, ENV, QUIZ_KEY, ROOT, make_course, quiz_cell
+from hub_client import HubUser
+from mistakes import MISTAKES, REFERENCE
+
+sys.path.insert(0, str(ROOT / "deploy"))
+import classroom  # noqa: E402
+
+if os.geteuid() != 0:
+    pytest.skip("makes Unix accounts: needs root (CI runs as root)", allow_module_level=True)
+
+SOFTMAX, QUIZ = "02_softmax", "08_end_of_lesson_check"
+WRONG_SOFTMAX = MISTAKES["softmax"]["no_max_subtraction"][0]
+WRONG_HINT = "np.exp overflowed"  # the start of that mistake's hint (helpers/grading/exercises.py)
+# What each student hands in: {notebook: {grade_id: code}}, and the points it earns.
+WORK = {
+    "right": (
+        {SOFTMAX: {"softmax": REFERENCE["softmax"]}, QUIZ: {"quiz_answers": quiz_cell(QUIZ_KEY)}},
+        3 + 15,
+    ),
+    "wrong": (
+        {SOFTMAX: {"softmax": WRONG_SOFTMAX}, QUIZ: {"quiz_answers": quiz_cell("A" * 15)}},
+        sum(letter == "A" for letter in QUIZ_KEY),
+    ),
+    "empty": ({}, 0),
+}
+
+
+def _fill(notebook, codes):
+    for cell in notebook["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("solution") and meta.get("grade_id") in codes:
+            cell["source"] = codes[meta["grade_id"]].strip()
+    return notebook
+
+
+def _export(course_dir, run):
+    """nbgrader export's grades.csv as {student: score}."""
+    run("nbgrader", "export", "--to", str(Path(course_dir) / "grades.csv"))
+    rows = csv.DictReader(io.StringIO((Path(course_dir) / "grades.csv").read_text()))
+    return {row["student_id"]: float(row["score"]) for row in rows}
+
+
+@pytest.fixture(scope="module")
+def term():
+    """Run the whole term once; the tests below read what happened."""
+    started = time.perf_counter()
+    room = classroom.up(students=3, log=lambda _message: None)
+    try:
+        classroom.start_hub(room)
+        yield _teach(room) | {"room": room, "seconds": time.perf_counter() - started}
+    finally:
+        classroom.down(room["state"])
+
+
+def _teach(room):
+    base = f"http://127.0.0.1:{room['ports']['public']}"
+    seen = {}
+    people = dict(zip(WORK, room["students"]))
+    users = {kind: HubUser(base, name, room["passwords"][name]) for kind, name in people.items()}
+    for user in users.values():
+        seen.setdefault("login", []).append(user.log_in().status_code)
+    for kind, user in users.items():
+        user.wait_for_server()
+        seen.setdefault("listed", {})[kind] = user.assignments(COURSE_ID)
+        seen.setdefault("fetched", {})[kind] = user.assignment_action("fetch", COURSE_ID, ASSIGNMENT)
+
+    # The right student runs notebook 02 in a kernel of their own server, then checks what it can see.
+    kernel = users["right"].start_kernel(ASSIGNMENT)
+    notebook = _fill(users["right"].read_notebook(f"{ASSIGNMENT}/{SOFTMAX}.ipynb"), WORK["right"][0][SOFTMAX])
+    seen["ran"] = [kernel.run("".join(c["source"])) for c in notebook["cells"] if c["cell_type"] == "code"]
+    seen["identity"] = kernel.run("import getpass, helpers; print(getpass.getuser(), helpers.__file__)")
+    seen["grading_package"] = kernel.run("import helpers.grading")
+    kernel.shut_down()
+
+    for kind, user in users.items():
+        for name, codes in WORK[kind][0].items():
+            path = f"{ASSIGNMENT}/{name}.ipynb"
+            user.save_notebook(path, _fill(user.read_notebook(path), codes))
+        seen.setdefault("submitted", {})[kind] = user.assignment_action("submit", COURSE_ID, ASSIGNMENT)
+
+    seen["attacks"] = _attack(room, users["wrong"], people)
+
+    def run(*command):
+        return classroom.grader_command(room, *command)
+
+    course = Path(room["course_dir"])
+    seen["collect"] = run("nbgrader", "collect", ASSIGNMENT)
+    seen["autograde"] = run("python", "-m", "helpers.grading.autograde", ASSIGNMENT, "--jobs", "2")
+    run("nbgrader", "generate_feedback", ASSIGNMENT)
+    run("nbgrader", "release_feedback", ASSIGNMENT)
+    seen["grades"] = _export(course, run)
+
+    for kind, user in users.items():
+        user.assignment_action("fetch_feedback", COURSE_ID, ASSIGNMENT)
+        folder = user.get(f"api/contents/{ASSIGNMENT}/feedback").json()["content"]
+        (stamp,) = [entry["name"] for entry in folder]
+        reply = user.read_file(f"{ASSIGNMENT}/feedback/{stamp}/{SOFTMAX}.html")
+        seen.setdefault("feedback", {})[kind] = reply.json()["content"] if reply.ok else ""
+
+    seen["formgrader"] = _formgrader(room, base)
+    seen["single_machine"] = _grade_on_one_machine(course, people)
+    return seen
+
+
+def _attack(room, user, people):
+    """From the wrong student's own kernel: read others' work, the answers, the gradebook; submit as another."""
+    course, exchange = Path(room["course_dir"]), Path(room["state"]) / "exchange" / COURSE_ID
+    other_home = Path(room["state"]) / "home" / people["right"]
+    targets = {
+        "another student's notebooks": other_home / ASSIGNMENT / f"{SOFTMAX}.ipynb",
+        "the exchange's inbound folder": exchange / "inbound",
+        "the instructor's source/": course / "source" / ASSIGNMENT / f"{SOFTMAX}.ipynb",
+        "the gradebook": course / "gradebook.db",
+        "the collected submissions": course / "submitted",
+        "the solutions' module": course / "helpers" / "grading" / "reference.py",
+    }
+    kernel = user.start_kernel()
+    results = {}
+    for what, path in targets.items():
+        code = (
+            f"import os\np = {str(path)!r}\nprint(os.listdir(p) if os.path.isdir(p) else open(p).read()[:50])"
+        )
+        results[what] = kernel.run(code)
+    # A forged submission: the wrong student's own notebooks, named as the right student's, newer than theirs.
+    forged = exchange / "inbound" / f"{people['right']}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+forged"
+    results["forge"] = kernel.run(
+        f"import os, shutil\nshutil.copytree(os.path.expanduser('~/{ASSIGNMENT}'), {str(forged)!r})\nprint('written')"
+    )
+    kernel.shut_down()
+    return results
+
+
+def _formgrader(room, base):
+    """An instructor finds the course in their course list and opens formgrader there; a student is refused."""
+    replies = {}
+    for who in (room["instructors"][0], room["students"][0]):
+        user = HubUser(base, who, room["passwords"][who])
+        user.log_in()
+        page = user.session.get(f"{base}/services/{COURSE_ID}/formgrader")
+        api = user.session.get(f"{base}/services/{COURSE_ID}/formgrader/api/assignments")
+        replies[who] = {
+            "page": (page.status_code, "<title>nbgrader formgrade</title>" in page.text),
+            "assignments": [a["name"] for a in api.json()]
+            if api.ok and api.text.startswith("[")
+            else api.status_code,
+        }
+    instructor = HubUser(base, room["instructors"][0], room["passwords"][room["instructors"][0]])
+    instructor.log_in()
+    instructor.wait_for_server()
+    replies["course list"] = instructor.get("formgraders").json()["value"]
+    return replies
+
+
+def _grade_on_one_machine(collected_course, people):
+    """The single-machine workflow (docs/instructors.md) on copies of the same submissions."""
+    course = make_course(Path(collected_course).parent.parent.parent / "single-machine" / "course")
+    shutil.copytree(Path(collected_course) / "submitted", course / "submitted")
+
+    def run(*command):
+        return subprocess.run(
+            [sys.executable if command[0] == "python" else command[0], *command[1:]],
+            cwd=course,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+
+    run("python", "-m", "helpers.grading.autograde", ASSIGNMENT, "--jobs", "2")
+    return _export(course, run)
+
+
+def test_each_student_logs_in_and_gets_a_server_of_their_own(term):
+    assert term["login"] == [200] * 3
+    name, where = term["identity"][1].split()
+    assert name == term["room"]["students"][0], "the kernel runs as the student's own account"
+    assert where.startswith(term["room"]["state"] + "/env/"), "the class environment's student package"
+
+
+def test_students_list_and_fetch_the_assignment(term):
+    for listed in term["listed"].values():
+        (entry,) = listed["value"]
+        assert (entry["course_id"], entry["assignment_id"], entry["status"]) == (
+            COURSE_ID,
+            ASSIGNMENT,
+            "released",
+        )
+        assert len(entry["notebooks"]) == 8
+    for fetched in term["fetched"].values():
+        assert {e["status"] for e in fetched["value"]} == {"fetched"}
+
+
+def test_notebook_runs_in_the_students_kernel_and_the_check_passes(term):
+    assert [status for status, _, _ in term["ran"]] == ["ok"] * len(term["ran"])
+    printed = "".join(text for _, text, _ in term["ran"])
+    assert "softmax" in printed and "passed" in printed.lower(), printed[-2000:]
+
+
+def test_students_servers_have_no_grading_package(term):
+    status, _, error = term["grading_package"]
+    assert status == "error" and error.startswith("ModuleNotFoundError")
+
+
+def test_every_student_submitted(term):
+    for submitted in term["submitted"].values():
+        assert {e["status"] for e in submitted["value"]} >= {"submitted"}
+
+
+@pytest.mark.parametrize(
+    "what",
+    [
+        "another student's notebooks",
+        "the exchange's inbound folder",
+        "the instructor's source/",
+        "the gradebook",
+        "the collected submissions",
+        "the solutions' module",
+    ],
+)
+def test_a_student_cannot_read(term, what):
+    status, printed, error = term["attacks"][what]
+    assert status == "error" and error.startswith("PermissionError"), (what, printed)
+
+
+def test_a_submission_in_another_students_name_is_not_collected(term):
+    assert term["attacks"]["forge"][0] == "ok", "the exchange lets anyone write into inbound/"
+    assert "forged" in term["collect"].stderr and "Not collected" in term["collect"].stderr
+    right = term["room"]["students"][0]
+    assert term["grades"][right] == WORK["right"][1], (
+        "the forged, worse work did not replace the student's own"
+    )
+
+
+def test_grades_are_what_each_submission_earns(term):
+    people = dict(zip(WORK, term["room"]["students"]))
+    assert term["grades"] == {people[kind]: points for kind, (_, points) in WORK.items()}
+
+
+def test_grades_equal_the_single_machine_workflow(term):
+    assert term["single_machine"] == term["grades"]
+
+
+def test_feedback_carries_the_hints_and_not_the_hidden_tests(term):
+    assert WRONG_HINT in term["feedback"]["wrong"]
+    assert WRONG_HINT not in term["feedback"]["right"]
+    for page in term["feedback"].values():
+        assert page and "BEGIN HIDDEN TESTS" not in page and "hidden_cases" not in page
+
+
+def test_instructors_open_formgrader_and_students_cannot(term):
+    instructor, student = term["room"]["instructors"][0], term["room"]["students"][0]
+    (course,) = term["formgrader"]["course list"]
+    assert (course["course_id"], course["kind"]) == (COURSE_ID, "jupyterhub")
+    assert course["url"].endswith(f"/services/{COURSE_ID}/lab?formgrader=true")
+    assert term["formgrader"][instructor] == {"page": (200, True), "assignments": [ASSIGNMENT]}
+    assert term["formgrader"][student]["page"] == (403, False)
+    assert term["formgrader"][student]["assignments"] == 403
+
+
+def test_a_class_left_behind_by_an_interrupted_run_is_removed_by_the_next(tmp_path, monkeypatch):
+    """A run killed before it cleaned up (its owner process gone): sweep() removes what it recorded, only that."""
+    monkeypatch.setattr(classroom, "BASE", tmp_path)
+    state = tmp_path / f"{classroom.STATE_PREFIX}acdead1"
+    state.mkdir()
+    name = "acdead1-student01"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    room = {
+        "state": str(state),
+        "owner_pid": dead.pid,
+        "accounts": [name, "acdead1-never-made"],
+        "hub_pid": None,
+    }
+    classroom._save(room)
+    subprocess.run(["useradd", "--no-create-home", "--user-group", name], check=True)
+    bystander = tmp_path / f"{classroom.STATE_PREFIX}alive"  # a class whose run is still going: left alone
+    bystander.mkdir()
+    classroom._save({**room, "state": str(bystander), "owner_pid": os.getpid(), "accounts": []})
+    try:
+        classroom.sweep()
+        assert not state.exists() and not classroom._exists(name)
+        assert bystander.exists()
+    finally:
+        if classroom._exists(name):
+            subprocess.run(["userdel", name])
+            subprocess.run(["groupdel", name], capture_output=True)
