@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 # Each set-up reruns whenever what it installs, or how, changes.
-LAB_FILES := requirements.txt constraints.txt pyproject.toml Makefile
+LAB_FILES := requirements.txt constraints.txt pyproject.toml Makefile jupyter-config/lab-overrides.json
 LAB_STAMP := $(VENV)/.lab-$(shell cat $(LAB_FILES) | cksum | cut -d' ' -f1)
 DEV_STAMP := $(VENV)/.dev-$(shell cat $(LAB_FILES) requirements-dev.txt | cksum | cut -d' ' -f1)
 
@@ -23,8 +23,7 @@ $(LAB_STAMP): $(LAB_FILES)
 	$(PIP) -r requirements.txt
 	$(PIP) --no-deps -e .
 	mkdir -p $(VENV)/share/jupyter/lab/settings
-	echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
-		> $(VENV)/share/jupyter/lab/settings/overrides.json
+	cp jupyter-config/lab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	rm -f $(VENV)/.lab-*
 	touch $(LAB_STAMP)
 

@@ -12,6 +12,7 @@
     etc/everyone/    nbgrader_config.py for every server: the course id and the exchange
     etc/student/     jupyter-config/student/ (no formgrader, no create-assignment, no course list)
     etc/instructor/  jupyter-config/hub-instructor/ (instructors grade in the course service, not their server)
+    etc/grader/      jupyter-config/hub-grader/ (the course service: JupyterLab may show formgrader in a frame)
     exchange/        nbgrader's filesystem exchange (mode 777, as nbgrader's documentation sets it up)
     home/<account>/  each account's home (mode 700); the grader's holds course/, a copy of this repository
     hub/             the hub's database, secrets, pid files and log (root only)
@@ -169,7 +170,9 @@ def up(students=3, log=print):
         "accounts": [],
         "passwords": {name: secrets.token_urlsafe(12) for name in everyone},
         "ports": {"public": public, "hub": hub, "proxy_api": proxy_api, "service": service},
-        "config": {role: str(state / "etc" / role) for role in ("everyone", "student", "instructor")},
+        "config": {
+            role: str(state / "etc" / role) for role in ("everyone", "student", "instructor", "grader")
+        },
         "course_dir": str(state / "home" / names["grader"] / "course"),
         "hub_pid": None,
     }
@@ -190,6 +193,7 @@ def up(students=3, log=print):
     )
     shutil.copytree(ROOT / "jupyter-config" / "student", state / "etc" / "student", ignore=_ignore)
     shutil.copytree(ROOT / "jupyter-config" / "hub-instructor", state / "etc" / "instructor", ignore=_ignore)
+    shutil.copytree(ROOT / "jupyter-config" / "hub-grader", state / "etc" / "grader", ignore=_ignore)
     for name in everyone:
         _make_account(room, name)
 
@@ -240,6 +244,9 @@ def _build_environment(room):
             str(wheel),
         ]
     )
+    settings = state / "env" / "share" / "jupyter" / "lab" / "settings"  # as make lab: no "news?" pop-up
+    settings.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "jupyter-config" / "lab-overrides.json", settings / "overrides.json")
     _run(["chmod", "-R", "go+rX", str(state / "env")])
 
 

@@ -61,7 +61,7 @@ c.JupyterHub.services = [
         "cwd": str(course_dir),
         "environment": {
             "JUPYTERHUB_DEFAULT_URL": "/lab",
-            "JUPYTER_CONFIG_PATH": room["config"]["everyone"],
+            "JUPYTER_CONFIG_PATH": os.pathsep.join([room["config"]["grader"], room["config"]["everyone"]]),
             "PYTHONPATH": str(course_dir),
             "PATH": f"{env_bin}:/usr/bin:/bin",
         },

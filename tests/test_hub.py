@@ -25,6 +25,7 @@ import pytest
 from conftest import ASSIGNMENT, COURSE_ID, ENV, QUIZ_KEY, ROOT, make_course, quiz_cell
 from hub_client import HubUser
 from mistakes import MISTAKES, REFERENCE
+from test_browser import SHOTS, chromium
 
 sys.path.insert(0, str(ROOT / "deploy"))
 import classroom  # noqa: E402
@@ -68,7 +69,7 @@ def _export(course_dir, run):
 def term():
     """Run the whole term once; the tests below read what happened."""
     started = time.perf_counter()
-    room = classroom.up(students=3, log=lambda _message: None)
+    room = classroom.up(students=len(WORK) + 1, log=lambda _message: None)  # the last one uses the browser
     try:
         classroom.start_hub(room)
         yield _teach(room) | {"room": room, "seconds": time.perf_counter() - started}
@@ -279,6 +280,64 @@ def test_instructors_open_formgrader_and_students_cannot(term):
     assert term["formgrader"][instructor] == {"page": (200, True), "assignments": [ASSIGNMENT]}
     assert term["formgrader"][student]["page"] == (403, False)
     assert term["formgrader"][student]["assignments"] == 403
+
+
+def _log_in_with_the_browser(browser, term, name):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"http://127.0.0.1:{term['room']['ports']['public']}/hub/login")
+    page.fill("#username_input", name)
+    page.fill("#password_input", term["room"]["passwords"][name])
+    page.click("#login_submit")
+    page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)  # the hub started their JupyterLab
+    return page
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as browser:
+        yield browser
+
+
+def test_in_a_browser_a_student_fetches_and_opens_a_notebook(term, browser):
+    page = _log_in_with_the_browser(browser, term, term["room"]["students"][-1])
+    page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+    page.get_by_role("menuitem", name="Assignment List").click()
+    page.get_by_text("Released assignments").wait_for()
+    page.get_by_role("button", name="Fetch", exact=True).click()
+    page.get_by_role("button", name="Submit", exact=True).wait_for()  # now under "Downloaded assignments"
+    page.get_by_text(ASSIGNMENT, exact=True).click()
+    page.get_by_text(SOFTMAX).click()
+    page.wait_for_selector(
+        ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000
+    )
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "hub-student-notebook.png")
+    title = page.locator(".jp-NotebookPanel .jp-RenderedMarkdown h1").first
+    title.wait_for()
+    assert title.inner_text().startswith("02 · Softmax")
+    page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+    tools = page.locator(".lm-Menu-content .lm-Menu-itemLabel").all_inner_texts()
+    page.keyboard.press("Escape")
+    assert "Assignment List" in tools and not {"Formgrader", "Course List", "Create assignment"} & set(tools)
+
+
+def test_in_a_browser_an_instructor_opens_formgrader_from_the_hub(term, browser):
+    page = _log_in_with_the_browser(browser, term, term["room"]["instructors"][1])
+    page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+    page.get_by_role("menuitem", name="Course List").click()
+    link = page.get_by_role("link", name=COURSE_ID)
+    with page.context.expect_page() as opened:
+        link.click()
+    grading = opened.value
+    formgrader = grading.frame_locator("iframe").first
+    row = formgrader.locator("tr", has_text=ASSIGNMENT).first
+    row.wait_for(timeout=60_000)
+    grading.screenshot(path=SHOTS / "hub-instructor-formgrader.png")
+    cells = row.locator("td").all_inner_texts()
+    assert cells[0] == ASSIGNMENT and "released" in cells and "3" in cells, (
+        f"three submissions collected: {cells}"
+    )
+    assert f"/services/{COURSE_ID}/lab" in grading.url, "the course service's JupyterLab, through the hub"
 
 
 def test_a_class_left_behind_by_an_interrupted_run_is_removed_by_the_next(tmp_path, monkeypatch):
