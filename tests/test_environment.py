@@ -87,3 +87,35 @@ def test_ci_runs_the_readme_test_command_and_nothing_else():
     ]
     assert commands[-1] == _readme_commands()[1]
     assert all(c.startswith(("set ", "cd ")) for c in commands[:-1])
+
+
+def test_binder_builds_the_student_environment_from_the_same_files():
+    """binder/ (repo2docker) installs what make lab installs, and opens what the README's badge promises."""
+    binder = ROOT / "binder"
+    lines = [
+        line for line in (binder / "requirements.txt").read_text().splitlines() if not line.startswith("#")
+    ]
+    assert lines == ["-c ../constraints.txt", "-r ../requirements.txt"]
+    assert (binder / "runtime.txt").read_text().strip() == "python-3.11", "the Python the README asks for"
+    assert "pip install --no-deps --quiet -e ." in (binder / "postBuild").read_text()
+    assert "jupyter-config/student" in (binder / "start").read_text()
+    for script in ("postBuild", "start"):
+        assert (binder / script).stat().st_mode & 0o111, f"binder/{script} must be executable"
+    (badge,) = re.findall(
+        r"\(https://mybinder\.org/v2/gh/[^)]*\?urlpath=lab/tree/([^)]+)\)", (ROOT / "README.md").read_text()
+    )
+    assert badge == "notebooks/attention/01_queries_keys_values.ipynb" and (ROOT / badge).exists()
+
+
+def test_binder_start_script_turns_off_the_instructor_tools(tmp_path):
+    """Run binder/start as repo2docker does: the command it wraps sees jupyter-config/student/ first."""
+    import subprocess
+
+    printed = subprocess.run(
+        [str(ROOT / "binder" / "start"), "sh", "-c", "echo $JUPYTER_CONFIG_PATH"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "JUPYTER_CONFIG_PATH": "/other"},
+    ).stdout.strip()
+    assert printed == f"{ROOT}/jupyter-config/student:/other"

@@ -15,6 +15,7 @@ the run is interrupted (the next run's sweep removes a class whose run is gone).
 import csv
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,16 @@ WORK = {
 }
 
 
+# The instructor's steps after the students submit, as docs/instructors.md gives them (a test checks it).
+INSTRUCTOR_STEPS = [
+    ("nbgrader", "collect", ASSIGNMENT),
+    ("python", "-m", "helpers.grading.autograde", ASSIGNMENT),
+    ("nbgrader", "generate_feedback", ASSIGNMENT),
+    ("nbgrader", "release_feedback", ASSIGNMENT),
+    ("nbgrader", "export"),
+]
+
+
 def _fill(notebook, codes):
     for cell in notebook["cells"]:
         meta = cell["metadata"].get("nbgrader", {})
@@ -58,9 +69,8 @@ def _fill(notebook, codes):
     return notebook
 
 
-def _export(course_dir, run):
+def _grades(course_dir):
     """nbgrader export's grades.csv as {student: score}."""
-    run("nbgrader", "export", "--to", str(Path(course_dir) / "grades.csv"))
     rows = csv.DictReader(io.StringIO((Path(course_dir) / "grades.csv").read_text()))
     return {row["student_id"]: float(row["score"]) for row in rows}
 
@@ -105,15 +115,10 @@ def _teach(room):
 
     seen["attacks"] = _attack(room, users["wrong"], people)
 
-    def run(*command):
-        return classroom.grader_command(room, *command)
-
     course = Path(room["course_dir"])
-    seen["collect"] = run("nbgrader", "collect", ASSIGNMENT)
-    seen["autograde"] = run("python", "-m", "helpers.grading.autograde", ASSIGNMENT, "--jobs", "2")
-    run("nbgrader", "generate_feedback", ASSIGNMENT)
-    run("nbgrader", "release_feedback", ASSIGNMENT)
-    seen["grades"] = _export(course, run)
+    ran = {command[1]: classroom.grader_command(room, *command) for command in INSTRUCTOR_STEPS}
+    seen["collect"] = ran["collect"]
+    seen["grades"] = _grades(course)
 
     for kind, user in users.items():
         user.assignment_action("fetch_feedback", COURSE_ID, ASSIGNMENT)
@@ -191,8 +196,9 @@ def _grade_on_one_machine(collected_course, people):
             check=True,
         )
 
-    run("python", "-m", "helpers.grading.autograde", ASSIGNMENT, "--jobs", "2")
-    return _export(course, run)
+    run("python", "-m", "helpers.grading.autograde", ASSIGNMENT)
+    run("nbgrader", "export")
+    return _grades(course)
 
 
 def test_each_student_logs_in_and_gets_a_server_of_their_own(term):
@@ -367,3 +373,11 @@ def test_a_class_left_behind_by_an_interrupted_run_is_removed_by_the_next(tmp_pa
         if classroom._exists(name):
             subprocess.run(["userdel", name])
             subprocess.run(["groupdel", name], capture_output=True)
+
+
+def test_the_guide_gives_the_commands_this_test_ran():
+    """docs/instructors.md, "A class on JupyterHub": the instructor's commands are the ones run above."""
+    section = (ROOT / "docs" / "instructors.md").read_text().split("## A class on JupyterHub", 1)[1]
+    blocks = re.findall(r"```console\n(.*?)```", section, re.S)
+    assert blocks[0].split("#")[0].strip() == "make hub"
+    assert blocks[1].split("\n")[:-1] == [" ".join(command) for command in INSTRUCTOR_STEPS]
