@@ -114,6 +114,7 @@ def _teach(room):
         seen.setdefault("submitted", {})[kind] = user.assignment_action("submit", COURSE_ID, ASSIGNMENT)
 
     seen["attacks"] = _attack(room, users["wrong"], people)
+    seen["inbound"] = os.listdir(Path(room["state"]) / "exchange" / COURSE_ID / "inbound")
 
     course = Path(room["course_dir"])
     ran = {command[1]: classroom.grader_command(room, *command) for command in INSTRUCTOR_STEPS}
@@ -251,6 +252,16 @@ def test_every_student_submitted(term):
 def test_a_student_cannot_read(term, what):
     status, printed, error = term["attacks"][what]
     assert status == "error" and error.startswith("PermissionError"), (what, printed)
+
+
+def test_submissions_are_hidden_by_names_nobody_can_guess(term):
+    """inbound/ cannot be listed (above); each submission's name ends in nbgrader's 9 random bytes."""
+    genuine = [name for name in term["inbound"] if not name.endswith("+forged")]
+    assert len(genuine) == len(WORK)
+    for name in genuine:
+        student, assignment, _timestamp, random_part = name.split("+")
+        assert student in term["room"]["students"] and assignment == ASSIGNMENT
+        assert re.fullmatch(r"[A-Za-z0-9_-]{12}", random_part), "base64 of 9 random bytes: 72 bits"
 
 
 def test_a_submission_in_another_students_name_is_not_collected(term):
