@@ -74,6 +74,12 @@ def _not_distribution(w, axis=-1):
         return "some weights are negative"
     sums = w.sum(axis=axis)
     if not np.allclose(sums, 1.0, rtol=1e-9, atol=1e-12):
+        worst = float(sums.ravel()[np.argmax(np.abs(sums.ravel() - 1.0))])
+        if abs(worst - 1.0) < 1e-3:  # nearly 1: rounding would print 1.0 and hide the problem
+            return (
+                f"weights along axis {axis} sum to {worst!r}, off by {abs(worst - 1.0):.1e}, where float64 "
+                "arithmetic is off by about 1e-16 (was something computed in float32?)"
+            )
         return f"weights along axis {axis} sum to {np.round(sums.ravel()[:3], 4)}..., not 1"
     return None
 

@@ -186,6 +186,56 @@ def softmax(x, axis=-1):
 """,
             "Subtract the max",
         ),
+        # Shifts that are exact on paper and overflow or underflow in float64 (each passed every case once).
+        "shift_by_min": (
+            """
+def softmax(x, axis=-1):
+    e = np.exp(x - np.min(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+""",
+            "Which shift makes every exponent <= 0?",
+        ),
+        "shift_by_first_score": (
+            """
+def softmax(x, axis=-1):
+    e = np.exp(x - np.take(x, [0], axis=axis))
+    return e / np.sum(e, axis=axis, keepdims=True)
+""",
+            "Which shift makes every exponent <= 0?",
+        ),
+        "shift_by_mean": (
+            """
+def softmax(x, axis=-1):
+    e = np.exp(x - np.mean(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+""",
+            "Subtract the max",
+        ),
+        "shift_by_half_the_max": (
+            """
+def softmax(x, axis=-1):
+    e = np.exp(x - 0.5 * np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+""",
+            "Subtract the max",
+        ),
+        "float32": (
+            """
+def softmax(x, axis=-1):
+    x = np.asarray(x, dtype=np.float32)
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+""",
+            "computed in float32",
+        ),
+        "global_max": (
+            """
+def softmax(x, axis=-1):
+    e = np.exp(x - np.max(x))
+    return e / np.sum(e, axis=axis, keepdims=True)
+""",
+            "needs its own max",
+        ),
         "sum_over_everything": (
             """
 def softmax(x, axis=-1):
@@ -659,3 +709,10 @@ CALLS = {"soft_lookup": ["similarity_scores"], "multi_head_attention": ["split_h
 
 # Which notebook each graded function lives in.
 NOTEBOOK_OF = {name: exercise.notebook for name, exercise in EXERCISES.items()}
+
+# Different code, the same mistake (it fails on the same case with the same output, so it gets that hint).
+SAME_MISTAKE = {
+    ("softmax", "shift_by_first_score"): "shift_by_min",
+    ("softmax", "shift_by_mean"): "no_max_subtraction",
+    ("softmax", "shift_by_half_the_max"): "no_max_subtraction",
+}

@@ -233,6 +233,10 @@ def _softmax_cases():
         Case(
             "axis=0: one softmax per column", (np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 0.0]]),), {"axis": 0}
         ),
+        # Any shift of a row leaves softmax unchanged in exact arithmetic; in float64 only the row's own max
+        # keeps every exponent <= 0. These two catch the shifts that are exact on paper and overflow here.
+        Case("a wide range of scores", (np.array([-3000.0, 0.0, 3000.0]),)),
+        Case("rows on very different scales", (np.array([[0.0, 1.0, 2.0], [-2000.0, -2001.0, -2002.0]]),)),
     ]
 
 
@@ -244,11 +248,27 @@ def _softmax_hidden():
         Case("a batch of shape (2, 3, 4, 5)", (r.normal(size=(2, 3, 4, 5)),)),
         Case("axis=1 of a 3-D array", (r.normal(size=(2, 4, 3)),), {"axis": 1}),
         Case("scores of magnitude 1e3 in a batch", (1e3 * r.normal(size=(3, 6)),)),
+        Case("a wide range in every row of a batch", (3e3 * r.normal(size=(4, 5)),)),
+        Case(
+            "columns on very different scales (axis=0)",
+            (np.array([[0.0, -3e3], [1.0, -3e3 - 1]]),),
+            {"axis": 0},
+        ),
     ]
 
 
 def _naive_softmax(x, axis=-1):
     e = np.exp(x)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _shift_by_min(x, axis=-1):
+    e = np.exp(x - np.min(x, axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _shift_by_global_max(x, axis=-1):
+    e = np.exp(x - np.max(x))
     return e / e.sum(axis=axis, keepdims=True)
 
 
@@ -266,6 +286,19 @@ SOFTMAX = Exercise(
     cases=_softmax_cases,
     hidden_cases=_softmax_hidden,
     mistakes=[
+        Mistake(
+            "shift_not_max",
+            "you shifted each row before exp, which leaves softmax unchanged on paper, but not by its max. In "
+            "float64 exp overflows to inf above about 709, and a shift that leaves some exponents positive "
+            "(the min, the first score) does that on a wide row. Which shift makes every exponent <= 0?",
+            _shift_by_min,
+        ),
+        Mistake(
+            "global_max",
+            "you subtracted one max for the whole array. A row far below it has every exp underflow to 0, "
+            "and 0/0 is nan. Each row (each slice along `axis`) needs its own max.",
+            _shift_by_global_max,
+        ),
         Mistake(
             "no_max_subtraction",
             "np.exp overflowed (exp(1000) is inf in float64), or underflowed to 0/0. Subtract the max of each "
