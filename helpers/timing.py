@@ -76,3 +76,40 @@ def compare_loop_and_vectorized(loop, vectorized, loop_sizes, vectorized_sizes, 
     ax.legend(loc="lower right")
     fig.tight_layout()
     plt.show()
+
+
+def recurrent_and_attention_seconds(recurrent, attention, n=1024, d=64, repeat=3):
+    """Best-of-``repeat`` seconds of ``recurrent(X, W_x, W_h)`` and ``attention(Q, K, V)`` on ``n`` positions of
+    width ``d``, with numpy's BLAS held to one thread, so that neither gets more cores than the other."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, d))
+    W_x, W_h = rng.normal(size=(2, d, d)) / np.sqrt(d)
+    Q, K, V = random_qkv(n, d)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return best_time(recurrent, X, W_x, W_h, repeat=repeat), best_time(attention, Q, K, V, repeat=repeat)
+
+
+def compare_recurrent_and_attention(recurrent, attention, n=1024, d=64):
+    """Bar chart of one forward pass of each, on one thread (notebook 06). Not run while grading."""
+    if being_graded():
+        return
+    try:
+        attention(*random_qkv(4, d))
+    except Exception as exc:
+        display(HTML(friendly_html(attention, exc)))
+        return
+    import matplotlib.pyplot as plt
+
+    seconds = recurrent_and_attention_seconds(recurrent, attention, n, d)
+    labels = [f"recurrent network\n{n:,} sequential steps", "attention\na few matrix products"]
+    fig, ax = plt.subplots(figsize=(6, 2.4))
+    ax.barh(labels, seconds, color=["#55a868", "#4c72b0"])
+    for y, s in enumerate(seconds):
+        ax.text(s, y, f" {s * 1000:.0f} ms", va="center")
+    ax.set_xlabel("seconds for one forward pass (best of 3), numpy on one thread")
+    ax.set_xlim(0, max(seconds) * 1.3)
+    ax.set_title(f"n = {n:,} positions, d = {d}: on one CPU core")
+    fig.tight_layout()
+    plt.show()

@@ -81,3 +81,70 @@ def test_quiz_explanations_8_and_10_say_what_is_true():
     key = quiz.course_key()
     assert "one enabler among others" in key[8][1] and "ConvS2S" in key[8][1]
     assert "bidirectional (encoder) models" in key[10][1] and "impossible under a causal mask" in key[10][1]
+
+
+NB06 = "06_parallelism_and_scale"
+
+
+@pytest.fixture(scope="module")
+def nb06(monkeypatch_module):
+    return _run(NB06, "recurrent_states")
+
+
+def test_06_multiply_adds_in_the_prose_are_the_tables(capsys, nb06):
+    prose = _prose(NB06)
+    assert "about $2 n d^2$ multiply-adds" in prose and "about $2 n^2 d$" in prose
+    assert "$2 n^2 d$ against $2 n d^2$" in prose, "the recap says the same"
+    (table,) = ["".join(c["source"]) for c in _cells(NB06) if "recurrent: steps" in "".join(c["source"])]
+    exec(compile(table, NB06, "exec"), {})
+    printed = capsys.readouterr().out.splitlines()[1:]
+    d = 64
+    for line in printed:
+        n, steps, recurrent, attention = (int(v.replace(",", "")) for v in re.findall(r"[0-9][0-9,]*", line))
+        assert steps == n and recurrent == 2 * n * d * d and attention == 2 * n * n * d
+    assert len(printed) == 3
+    assert (
+        "16 times fewer multiply-adds at this length" in prose
+        and (2 * 1024**2 * 64) // (2 * 1024 * 64**2) == 16
+    )
+
+
+def test_06_on_one_core_the_recurrent_network_is_several_times_faster(nb06):
+    from helpers.earlier import scaled_dot_product_attention
+    from helpers.timing import recurrent_and_attention_seconds
+
+    prose = _prose(NB06)
+    assert "On one core the recurrent network is several times **faster**" in prose
+    timing = next(
+        "".join(c["source"])
+        for c in _cells(NB06)
+        if "compare_recurrent_and_attention(" in "".join(c["source"])
+    )
+    assert "n=1024, d=64" in timing
+    recurrent, attention = recurrent_and_attention_seconds(
+        nb06["recurrent_states"], scaled_dot_product_attention
+    )
+    assert attention > 2 * recurrent, (recurrent, attention)
+
+
+def test_06_the_loop_grows_like_n_squared_and_the_gap_is_not_extra_cores():
+    from threadpoolctl import threadpool_limits
+
+    from helpers.earlier import scaled_dot_product_attention
+    from helpers.timing import attention_loop, time_attention
+
+    prose = _prose(NB06)
+    assert "double $n$ and it takes about four times as long" in prose
+    assert "The matrix product's line is nearly flat for short sequences" in prose
+    assert "the gap stays about as wide when numpy may use only one core" in prose
+    loop = time_attention(attention_loop, [64, 128, 256], repeat=1)
+    assert all(3 < later / earlier < 5.5 for earlier, later in zip(loop, loop[1:])), loop
+    small = time_attention(scaled_dot_product_attention, [16, 64])
+    assert small[1] / small[0] < 4, f"n x4 costs far less than n^2 (x16): {small}"
+    gap = loop[-1] / time_attention(scaled_dot_product_attention, [256])[0]
+    with threadpool_limits(limits=1, user_api="blas"):
+        one_core = (
+            time_attention(attention_loop, [256], repeat=1)[0]
+            / time_attention(scaled_dot_product_attention, [256])[0]
+        )
+    assert 0.5 < one_core / gap < 2, (gap, one_core)
