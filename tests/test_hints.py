@@ -1,0 +1,75 @@
+"""Hints teach before they tell: no hint, error message or check output prints a whole line of a solution.
+
+A student who fails a check should learn which idea is missing, not receive the line to paste. Every line of
+every solution (source/'s solution cells and helpers/grading/reference.py) is looked for, whitespace ignored,
+in every text a student can be shown: each check's mistake hints (helpers/check_data/), every string in the
+check module (error hints, property messages), and the hint blocks of the released notebooks.
+"""
+
+import ast
+import json
+import re
+
+import pytest
+from conftest import RELEASE, ROOT, SOURCE
+
+
+def _squash(text):
+    return re.sub(r"\s+", "", text)
+
+
+def _solution_lines():
+    lines = set()
+    for path in SOURCE.glob("*.ipynb"):
+        for cell in json.loads(path.read_text())["cells"]:
+            text = "".join(cell["source"])
+            for block in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", text, re.S):
+                lines.update(block.splitlines())
+    reference = (ROOT / "helpers" / "grading" / "reference.py").read_text()
+    for node in ast.walk(ast.parse(reference)):
+        if isinstance(node, ast.FunctionDef):
+            body = node.body[1:] if ast.get_docstring(node) else node.body
+            lines.update(line for statement in body for line in ast.unparse(statement).splitlines())
+    # Lines that teach nothing by themselves (a return of a name, a bare loop header) are not answers.
+    meaningful = {_squash(line.split("#")[0]) for line in lines}
+    return sorted(line for line in meaningful if len(line) >= 20 and not line.startswith(("def", '"""')))
+
+
+def _shown_texts():
+    texts = {}
+    for path in sorted((ROOT / "helpers" / "check_data").glob("*.json")):
+        for mistake, hint in json.loads(path.read_text()).get("hints", {}).items():
+            texts[f"{path.stem} hint '{mistake}'"] = hint
+    checks = ast.parse((ROOT / "helpers" / "checks.py").read_text())
+    for node in ast.walk(checks):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) > 20:
+            texts[f"helpers/checks.py line {node.lineno}"] = node.value
+    for path in sorted(RELEASE.glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            text = "".join(cell["source"])
+            if cell["cell_type"] == "markdown" and "<summary>Hint" in text:
+                texts[f"{path.stem} hint block"] = texts.get(f"{path.stem} hint block", "") + text
+    return texts
+
+
+SOLUTION_LINES = _solution_lines()
+SHOWN = _shown_texts()
+
+
+def test_there_is_something_to_compare():
+    assert len(SOLUTION_LINES) > 20 and len(SHOWN) > 50
+
+
+@pytest.mark.parametrize("where", sorted(SHOWN))
+def test_no_text_a_student_sees_prints_a_solution_line(where):
+    shown = _squash(SHOWN[where])
+    leaked = [line for line in SOLUTION_LINES if line in shown]
+    assert not leaked, f"{where} gives away: {leaked}"
+
+
+def test_a_pasted_solution_line_would_be_found():
+    """The comparison has teeth: a hint that spells out the stable softmax's last line, spaced differently."""
+    pasted = "Hint: write   return exps / np.sum(exps, axis=axis,\n keepdims=True) at the end."
+    assert [line for line in SOLUTION_LINES if line in _squash(pasted)] == [
+        "returnexps/np.sum(exps,axis=axis,keepdims=True)"
+    ]
