@@ -56,6 +56,12 @@ STOPWORDS = set(
 )
 
 
+# Sections of the course that are about using it, not about attention.
+NOT_EXPLANATIONS = {"The quiz", "Ask the tutor", "Your progress"}
+# Sentences that lean on the one before them: never the first sentence of an answer.
+LEANS_BACK = re.compile(r"^(That|This|These|Those|It|Its|They|Them|Here|So|But|And|Then|Both|Either way)\b")
+
+
 @dataclass
 class Answer:
     text: str
@@ -70,7 +76,23 @@ class Answer:
 # --- building the passages ----------------------------------------------------------------------------------
 
 
-LATEX = {r"\le": "<=", r"\infty": "infinity", r"\to": "->", r"\times": "x", r"\cdot": "·", r"\dots": "..."}
+# LaTeX commands in plain words; function names stay as they are, other commands (spacing, fonts) go.
+LATEX = {
+    "le": "<=",
+    "ge": ">=",
+    "infty": "infinity",
+    "to": "->",
+    "times": "x",
+    "cdot": "·",
+    "dots": "...",
+    "top": "T",
+    "tanh": "tanh",
+    "log": "log",
+    "exp": "exp",
+    "max": "max",
+    "min": "min",
+    "sum": "sum",
+}
 
 
 def _clean(markdown):
@@ -79,9 +101,8 @@ def _clean(markdown):
     text = re.sub(r"^> \*\*Difficulty\*\*.*$", " ", text, flags=re.M)  # exercise headers: not content
     text = re.sub(r"\\sqrt\{([^}]*)\}", r"sqrt(\1)", text)
     text = re.sub(r"\\operatorname\{([^}]*)\}", r"\1", text)
-    for command, plain in LATEX.items():
-        text = text.replace(command, plain)
-    text = re.sub(r"\\[a-zA-Z]+", " ", text)  # other LaTeX commands
+    # Whole command names only: "\\top" is not "\\to" followed by "p".
+    text = re.sub(r"\\([a-zA-Z]+)", lambda m: LATEX.get(m[1], " "), text)
     text = re.sub(r"[$`*{}|>#]", " ", text)
     text = re.sub(r"\s+([.,;:?!])", r"\1", text)  # "sqrt(d_k) ?" (where a formula ended) -> "sqrt(d_k)?"
     return re.sub(r"\s+", " ", text).strip()
@@ -108,6 +129,8 @@ def build_passages(folder):
     passages = []
     for path in sorted(Path(folder).glob("*.ipynb")):
         for section, lines in _sections(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+            if section.startswith("Exercise") or section in NOT_EXPLANATIONS:
+                continue  # a prompt or a panel, not an explanation: citing it answers nothing
             for line in lines:
                 if re.match(r"^\| \*\*(.+?)\*\* \|(.*)\|\s*$", line):
                     cells = [_clean(c) for c in line.strip().strip("|").split("|")]
@@ -177,10 +200,17 @@ def retrieve(question):
 
 
 def _best_sentences(text, question, count=2):
-    sentences = re.split(r"(?<=[.!?])\s+", text)
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+|(?<=[.!?;:])\s+(?=- )|^(?=- )", text) if s.strip()]
+    sentences = [s[2:] if s.startswith("- ") else s for s in sentences]  # list items read as sentences
     wanted = set(terms(question))
     ranked = sorted(range(len(sentences)), key=lambda i: (-len(wanted & set(terms(sentences[i]))), i))
-    return " ".join(sentences[i] for i in sorted(ranked[:count]))
+    chosen = set(ranked[:count])
+    # Never mid-thought: a sentence that leans on the one before it brings that one along.
+    for i in sorted(chosen, reverse=True):
+        while i > 0 and LEANS_BACK.match(sentences[i]):
+            i -= 1
+            chosen.add(i)
+    return " ".join(sentences[i] for i in sorted(chosen))
 
 
 def _cite(passage):

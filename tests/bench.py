@@ -307,6 +307,19 @@ def hub(students=30):
         classroom.down(room["state"])
 
 
+def tutor_quality():
+    """Precision and recall of the tutor's `grounded` on the held-apart questions (tests/data/tutor_eval.json)."""
+    from tutor_eval import evaluate
+
+    result = evaluate()
+    print(
+        f"## Tutor on {result['in_scope']} in-scope and {result['out_of_scope']} out-of-scope held-apart questions"
+    )
+    print(f"  precision of grounded {result['precision']:.2f}, recall {result['recall']:.2f}")
+    for question, got in result["wrong"]:
+        print(f"    {question!r} -> {got}")
+
+
 SECTIONS = {
     "test": test_command,
     "notebooks": notebooks,
@@ -315,6 +328,7 @@ SECTIONS = {
     "attention": attention_speed,
     "autograde": autograde,
     "hub": hub,
+    "tutor": tutor_quality,
 }
 
 if __name__ == "__main__":

@@ -136,15 +136,11 @@ def test_06_the_loop_grows_like_n_squared_and_the_gap_is_not_extra_cores():
     prose = _prose(NB06)
     assert "double $n$ and it takes about four times as long" in prose
     assert "The matrix product's line is nearly flat for short sequences" in prose
-    assert "the gap stays about as wide when numpy may use only one core" in prose
-    loop = time_attention(attention_loop, [64, 128, 256], repeat=1)
-    assert all(3 < later / earlier < 5.5 for earlier, later in zip(loop, loop[1:])), loop
+    assert "held to one core it is still hundreds of times faster than the loop at $n = 256$" in prose
+    loop = time_attention(attention_loop, [64, 128, 256], repeat=3)  # best of 3: other tests run beside
+    assert all(2.5 < later / earlier < 6.5 for earlier, later in zip(loop, loop[1:])), loop
     small = time_attention(scaled_dot_product_attention, [16, 64])
     assert small[1] / small[0] < 4, f"n x4 costs far less than n^2 (x16): {small}"
-    gap = loop[-1] / time_attention(scaled_dot_product_attention, [256])[0]
     with threadpool_limits(limits=1, user_api="blas"):
-        one_core = (
-            time_attention(attention_loop, [256], repeat=1)[0]
-            / time_attention(scaled_dot_product_attention, [256])[0]
-        )
-    assert 0.5 < one_core / gap < 2, (gap, one_core)
+        one_core = loop[-1] / time_attention(scaled_dot_product_attention, [256])[0]
+    assert one_core > 100, f"the gap is Python's overhead, not extra cores: x{one_core:.0f} on one core"

@@ -105,3 +105,26 @@ def test_widget_answers_a_typed_question():
     question.value = "What is the capital of France?"
     button.click()
     assert "I don't know" in reply.value
+
+
+def test_the_held_apart_set_is_large_enough_and_answers_never_start_mid_thought():
+    from tutor_eval import EVAL
+
+    assert len(EVAL["in_scope"]) >= 40 and len(EVAL["out_of_scope"]) >= 20
+    for question in [item["q"] for item in EVAL["in_scope"]] + EVAL["out_of_scope"]:
+        answer = tutor.ask(question)
+        quoted = answer.text.removeprefix("From the course: ")
+        assert not tutor.LEANS_BACK.match(quoted), (question, quoted[:80])
+        # exercise prompts, the quiz, the tutor and the progress panel explain nothing: never cited
+        assert not any(
+            ": Exercise" in s or s.split(": ", 1)[1] in tutor.NOT_EXPLANATIONS for s in answer.sources
+        )
+
+
+def test_precision_and_recall_on_the_held_apart_set_do_not_fall():
+    """Measured when the set was written (make bench prints them): precision 0.51, recall 0.52. A guard, not a
+    goal: issue 13 asks for grounded answers that are right, which this tutor does not yet reach."""
+    from tutor_eval import evaluate
+
+    result = evaluate()
+    assert result["precision"] >= 0.5 and result["recall"] >= 0.5, result
