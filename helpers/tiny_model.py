@@ -26,6 +26,7 @@ class Task:
     vocab: int = 4
     length: int = 8
     offsets: tuple = (1,)
+    positions: bool = True  # False: the position block of each input is zeros (notebook 07, section 2)
 
     @property
     def shift(self):  # the first position that has all its tokens to look back at
@@ -47,7 +48,7 @@ class Task:
 
     def inputs(self, tokens):
         one_hot_tokens = np.eye(self.vocab)[tokens]
-        positions = np.broadcast_to(np.eye(self.length), tokens.shape + (self.length,))
+        positions = np.broadcast_to(np.eye(self.length) * self.positions, tokens.shape + (self.length,))
         return np.concatenate([one_hot_tokens, positions], axis=-1)
 
 

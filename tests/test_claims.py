@@ -162,3 +162,16 @@ def test_04_shuffling_the_tokens_shuffles_the_outputs_unless_positions_are_in(mo
     assert sorted(namespace["order"]) == list(range(6)) and namespace["order"] != list(range(6))
     assert fn(with_positions=False) < 1e-12
     assert fn(with_positions=True) > 0.5, "with position features, the previous-token head sees the shuffle"
+
+
+def test_07_without_positions_the_task_cannot_be_learned(monkeypatch_module):
+    prose = _prose("07_what_attention_weights_are_not")
+    assert "Without positions the model stays far from the answer" in prose
+    namespace = _run("07_what_attention_weights_are_not", "blind_params")
+    blind, task = namespace["blind"], namespace["task"]
+    assert not blind.positions and np.all(blind.inputs(np.zeros((1, 8), dtype=int))[..., blind.vocab :] == 0)
+    with_positions = tiny_model.accuracy(namespace["params"], task)
+    without = tiny_model.accuracy(namespace["blind_params"], blind)
+    assert with_positions > 0.99 and without < 0.5, (with_positions, without)
+    assert without > 1 / task.classes, "above chance: a blend of the earlier tokens still tells something"
+    assert namespace["blind_losses"][-1] > 1000 * namespace["losses"][-1]
