@@ -231,6 +231,11 @@ def check_causal_mask(fn, hidden=False):
     run_check(fn, _spec("causal_mask"), hidden)
 
 
+def check_positional_encoding(fn, hidden=False):
+    """Check ``positional_encoding(n, d)``: ``(n, d)``, sines in the even columns, cosines in the odd ones."""
+    run_check(fn, _spec("positional_encoding"), hidden)
+
+
 def _weights(r, *shape):
     return r.normal(size=shape) / np.sqrt(shape[0])
 
@@ -420,6 +425,12 @@ def _causal_error_hint(case, exc):
     )
 
 
+def _encoding_error_hint(case, exc):
+    if _shape_error(exc):
+        return "one row per position and one column per feature: an (n, d) array, with d/2 angles per row."
+    return "read the error above: it names the line that failed."
+
+
 def _split_error_hint(case, exc):
     return "reshape the last axis into (num_heads, d_head) with d_head = d_model // num_heads."
 
@@ -434,6 +445,7 @@ ARG_NAMES = {
     "softmax": ["x", "axis"],
     "scaled_dot_product_attention": ["Q", "K", "V", "mask"],
     "causal_mask": ["n"],
+    "positional_encoding": ["n", "d"],
     "self_attention": ["X", "W_q", "W_k", "W_v", "mask"],
     "split_heads": ["X", "num_heads"],
     "combine_heads": ["X"],
@@ -446,6 +458,7 @@ PROPERTIES = {
     "softmax": [_softmax_prop_distribution, _softmax_prop_shift, _softmax_prop_batched],
     "scaled_dot_product_attention": [_attention_prop_rows, _attention_prop_batched],
     "causal_mask": [_causal_prop_bool],
+    "positional_encoding": [],
     "self_attention": [_self_attention_prop_causal],
     "split_heads": [_split_prop_divisible],
     "combine_heads": [_combine_prop_inverse],
@@ -463,6 +476,7 @@ ERROR_HINTS = {
     "softmax": _softmax_error_hint,
     "scaled_dot_product_attention": _attention_error_hint,
     "causal_mask": _causal_error_hint,
+    "positional_encoding": _encoding_error_hint,
     "self_attention": _self_attention_error_hint,
     "split_heads": _split_error_hint,
     "combine_heads": _combine_error_hint,

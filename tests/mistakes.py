@@ -35,6 +35,15 @@ def scaled_dot_product_attention(Q, K, V, mask=None):
 def causal_mask(n):
     return np.arange(n)[None, :] <= np.arange(n)[:, None]
 """,
+    "positional_encoding": """
+def positional_encoding(n, d):
+    pe = np.zeros((n, d))
+    for i in range(0, d, 2):
+        angle = np.arange(n) / 10000 ** (i / d)
+        pe[:, i] = np.sin(angle)
+        pe[:, i + 1] = np.cos(angle)
+    return pe
+""",
     "self_attention": """
 def self_attention(X, W_q, W_k, W_v, mask=None):
     return scaled_dot_product_attention(X @ W_q, X @ W_k, X @ W_v, mask=mask)
@@ -439,6 +448,61 @@ def causal_mask(n):
     return np.tril(np.ones((n, n)))
 """,
                 "return booleans",
+            ),
+        },
+        "positional_encoding": {
+            "sin_cos_swapped": (
+                """
+def positional_encoding(n, d):
+    angles = np.arange(n)[:, None] / 10000 ** (np.arange(0, d, 2) / d)
+    out = np.zeros((n, d))
+    out[:, 0::2] = np.cos(angles)
+    out[:, 1::2] = np.sin(angles)
+    return out
+""",
+                "which of sin 0",
+            ),
+            "halves_not_interleaved": (
+                """
+def positional_encoding(n, d):
+    angles = np.arange(n)[:, None] / 10000 ** (np.arange(0, d, 2) / d)
+    return np.concatenate([np.sin(angles), np.cos(angles)], axis=-1)
+""",
+                "all the sines first",
+            ),
+            "exponent_per_column": (
+                """
+def positional_encoding(n, d):
+    out = np.zeros((n, d))
+    for p in range(n):
+        for j in range(d):
+            angle = p / 10000 ** (j / d)
+            out[p, j] = np.sin(angle) if j % 2 == 0 else np.cos(angle)
+    return out
+""",
+                "shares one frequency",
+            ),
+            "positions_from_one": (
+                """
+def positional_encoding(n, d):
+    angles = np.arange(1, n + 1)[:, None] / 10000 ** (np.arange(0, d, 2) / d)
+    out = np.zeros((n, d))
+    out[:, 0::2] = np.sin(angles)
+    out[:, 1::2] = np.cos(angles)
+    return out
+""",
+                "positions count from 0",
+            ),
+            "multiplied_by_the_rate": (
+                """
+def positional_encoding(n, d):
+    angles = np.arange(n)[:, None] * 10000 ** (np.arange(0, d, 2) / d)
+    out = np.zeros((n, d))
+    out[:, 0::2] = np.sin(angles)
+    out[:, 1::2] = np.cos(angles)
+    return out
+""",
+                "You multiplied",
             ),
         },
         "self_attention": {

@@ -175,3 +175,17 @@ def test_07_without_positions_the_task_cannot_be_learned(monkeypatch_module):
     assert with_positions > 0.99 and without < 0.5, (with_positions, without)
     assert without > 1 / task.classes, "above chance: a blend of the earlier tokens still tells something"
     assert namespace["blind_losses"][-1] > 1000 * namespace["losses"][-1]
+
+
+def test_04_positional_encoding_gives_each_position_its_own_pattern(monkeypatch_module):
+    prose = _prose(NB04)
+    assert "every position gets its own pattern, and nearby positions get similar ones" in prose
+    assert "so the shuffle shows" in prose
+    namespace = _run(NB04, "shuffle_difference_encoded")
+    encoding = namespace["positional_encoding"](50, 16)
+    assert len({tuple(row.round(9)) for row in encoding}) == 50, "every position its own pattern"
+    similarity = encoding @ encoding.T
+    near = np.mean([similarity[p, p + 1] for p in range(49)])
+    far = np.mean([similarity[p, p + 20] for p in range(30)])
+    assert near > far + 1, (near, far)
+    assert namespace["shuffle_difference_encoded"]() > 0.5

@@ -505,6 +505,40 @@ def _causal_hidden():
     return [Case(f"n = {n}", (n,)) for n in (3, 7, 16)]
 
 
+def _encoding_cases():
+    return [
+        Case("n = 4 positions, d = 4", (4, 4)),
+        Case("one position (sin 0 = 0, cos 0 = 1)", (1, 6)),
+        Case("n = 3, d = 2: a single frequency", (3, 2)),
+        Case("n = 6, d = 8", (6, 8)),
+    ]
+
+
+def _encoding_hidden():
+    return [
+        Case("n = 50, d = 16", (50, 16)),
+        Case("n = 10, d = 64", (10, 64)),
+        Case("n = 2, d = 128", (2, 128)),
+    ]
+
+
+def _encoding_with(columns=None, first_position=0, exponent=None, cos_first=False, multiply=False):
+    """The reference with one thing changed, for the mistakes below."""
+
+    def encoding(n, d):
+        p = np.arange(first_position, first_position + n)[:, None]
+        j = np.arange(d)
+        pair = j - j % 2 if exponent is None else exponent(j)
+        rate = 10000.0 ** (pair / d)
+        angles = p * rate if multiply else p / rate
+        sin_column = (j % 2 == 0) if columns is None else columns(j, d)
+        if cos_first:
+            sin_column = ~sin_column
+        return np.where(sin_column, np.sin(angles), np.cos(angles))
+
+    return encoding
+
+
 CAUSAL_MASK = Exercise(
     notebook="04_self_attention_and_causal_masks",
     name="causal_mask",
@@ -543,6 +577,46 @@ CAUSAL_MASK = Exercise(
             "all_true",
             "every entry is True, so nothing is masked: the future must be False.",
             lambda n: np.ones((n, n), dtype=bool),
+        ),
+    ],
+)
+
+
+POSITIONAL_ENCODING = Exercise(
+    notebook="04_self_attention_and_causal_masks",
+    name="positional_encoding",
+    reference=ref.positional_encoding,
+    cases=_encoding_cases,
+    hidden_cases=_encoding_hidden,
+    mistakes=[
+        Mistake(
+            "sin_cos_swapped",
+            "your even columns hold cosines and your odd columns sines. Look at position 0: which of sin 0 and "
+            "cos 0 is 0? The formula puts that one in the even columns.",
+            _encoding_with(cos_first=True),
+        ),
+        Mistake(
+            "halves_not_interleaved",
+            "you put all the sines first and all the cosines after. In the formula they alternate: column 2i "
+            "is a sine and column 2i + 1 the cosine of the same angle.",
+            _encoding_with(columns=lambda j, d: j < d // 2, exponent=lambda j: 2 * (j % (len(j) // 2))),
+        ),
+        Mistake(
+            "exponent_per_column",
+            "each pair of columns (2i, 2i + 1) shares one frequency, 10000^(2i/d). You used a new frequency for "
+            "every column.",
+            _encoding_with(exponent=lambda j: j),
+        ),
+        Mistake(
+            "positions_from_one",
+            "positions count from 0: the first row is sin 0, cos 0, ... = 0, 1, 0, 1.",
+            _encoding_with(first_position=1),
+        ),
+        Mistake(
+            "multiplied_by_the_rate",
+            "the angle is the position divided by 10000^(2i/d), so that later columns turn more slowly. You "
+            "multiplied.",
+            _encoding_with(multiply=True),
         ),
     ],
 )
@@ -879,6 +953,7 @@ EXERCISES = {
         SOFTMAX,
         SCALED_DOT_PRODUCT_ATTENTION,
         CAUSAL_MASK,
+        POSITIONAL_ENCODING,
         SELF_ATTENTION,
         SPLIT_HEADS,
         COMBINE_HEADS,

@@ -62,6 +62,16 @@ def causal_mask(n):
     return np.tril(np.ones((n, n), dtype=bool))
 
 
+def positional_encoding(n, d):
+    """Sinusoidal position encodings ``(n, d)``, d even (Vaswani et al., 2017, section 3.5): column 2i is
+    sin(p / 10000^(2i/d)) and column 2i + 1 is cos of the same angle, for positions p = 0..n-1."""
+    angles = np.arange(n)[:, None] / 10000.0 ** (np.arange(0, d, 2) / d)  # (n, d/2)
+    encoding = np.empty((n, d))
+    encoding[:, 0::2] = np.sin(angles)
+    encoding[:, 1::2] = np.cos(angles)
+    return encoding
+
+
 def self_attention(X, W_q, W_k, W_v, mask=None):
     """Attention of a sequence ``X (..., n, d_model)`` to itself: Q = X W_q, K = X W_k, V = X W_v.
 
