@@ -236,6 +236,11 @@ def check_positional_encoding(fn, hidden=False):
     run_check(fn, _spec("positional_encoding"), hidden)
 
 
+def check_cross_attention(fn, hidden=False):
+    """Check ``cross_attention(X, memory, W_q, W_k, W_v, mask=None) -> (output, weights)``."""
+    run_check(fn, _spec("cross_attention"), hidden)
+
+
 def _weights(r, *shape):
     return r.normal(size=shape) / np.sqrt(shape[0])
 
@@ -431,6 +436,32 @@ def _encoding_error_hint(case, exc):
     return "read the error above: it names the line that failed."
 
 
+def _cross_error_hint(case, exc):
+    if _shape_error(exc):
+        return (
+            "the two sequences have different lengths, so each role must come from the right one: the queries "
+            "from X, the keys and the values both from memory (each key belongs to the value it unlocks)."
+        )
+    return "read the error above: it names the line that failed."
+
+
+def _cross_prop_padding(fn):
+    """Padding carries no information: changing the memory's padded positions must change nothing."""
+    r = _rng(17)
+    X, memory = r.normal(size=(3, 4)), r.normal(size=(5, 4))
+    W = [_weights(r, 4, 4) for _ in range(3)]
+    keep = np.array([[True, True, True, False, False]])
+    changed = memory.copy()
+    changed[3:] += 10.0
+    before, after = fn(X, memory, *W, mask=keep)[0], fn(X, changed, *W, mask=keep)[0]
+    if not np.allclose(before, after, rtol=1e-12, atol=1e-12):
+        return (
+            "with a padding mask, changing the padded memory positions changed the output",
+            "masked positions must get weight exactly 0: pass the mask on to scaled_dot_product_attention.",
+        )
+    return None
+
+
 def _split_error_hint(case, exc):
     return "reshape the last axis into (num_heads, d_head) with d_head = d_model // num_heads."
 
@@ -447,6 +478,7 @@ ARG_NAMES = {
     "causal_mask": ["n"],
     "positional_encoding": ["n", "d"],
     "self_attention": ["X", "W_q", "W_k", "W_v", "mask"],
+    "cross_attention": ["X", "memory", "W_q", "W_k", "W_v", "mask"],
     "split_heads": ["X", "num_heads"],
     "combine_heads": ["X"],
     "multi_head_attention": ["X", "W_q", "W_k", "W_v", "W_o", "num_heads", "mask"],
@@ -460,6 +492,7 @@ PROPERTIES = {
     "causal_mask": [_causal_prop_bool],
     "positional_encoding": [],
     "self_attention": [_self_attention_prop_causal],
+    "cross_attention": [_cross_prop_padding],
     "split_heads": [_split_prop_divisible],
     "combine_heads": [_combine_prop_inverse],
     "multi_head_attention": [_mha_prop_divisible, _mha_prop_causal],
@@ -478,6 +511,7 @@ ERROR_HINTS = {
     "causal_mask": _causal_error_hint,
     "positional_encoding": _encoding_error_hint,
     "self_attention": _self_attention_error_hint,
+    "cross_attention": _cross_error_hint,
     "split_heads": _split_error_hint,
     "combine_heads": _combine_error_hint,
     "multi_head_attention": _mha_error_hint,

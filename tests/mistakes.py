@@ -48,6 +48,11 @@ def positional_encoding(n, d):
 def self_attention(X, W_q, W_k, W_v, mask=None):
     return scaled_dot_product_attention(X @ W_q, X @ W_k, X @ W_v, mask=mask)
 """,
+    "cross_attention": """
+def cross_attention(X, memory, W_q, W_k, W_v, mask=None):
+    queries, keys, values = X @ W_q, memory @ W_k, memory @ W_v
+    return scaled_dot_product_attention(queries, keys, values, mask=mask)
+""",
     "split_heads": """
 def split_heads(X, num_heads):
     *batch, n, d_model = X.shape
@@ -552,6 +557,43 @@ def self_attention(X, W_q, W_k, W_v, mask=None):
                 "the mask was ignored",
             ),
         },
+        "cross_attention": {
+            "roles_swapped": (
+                """
+def cross_attention(X, memory, W_q, W_k, W_v, mask=None):
+    return scaled_dot_product_attention(memory @ W_q, X @ W_k, X @ W_v, mask)
+""",
+                "The one who asks is the decoder's token",
+            ),
+            "keys_from_x": (
+                """
+def cross_attention(X, memory, W_q, W_k, W_v, mask=None):
+    return scaled_dot_product_attention(X @ W_q, X @ W_k, memory @ W_v, mask)
+""",
+                "each role must come from the right one",
+            ),
+            "values_from_x": (
+                """
+def cross_attention(X, memory, W_q, W_k, W_v, mask=None):
+    return scaled_dot_product_attention(X @ W_q, memory @ W_k, X @ W_v, mask)
+""",
+                "each role must come from the right one",
+            ),
+            "self_attention_instead": (
+                """
+def cross_attention(X, memory, W_q, W_k, W_v, mask=None):
+    return scaled_dot_product_attention(X @ W_q, X @ W_k, X @ W_v, mask)
+""",
+                "memory was never used",
+            ),
+            "mask_ignored": (
+                """
+def cross_attention(X, memory, W_q, W_k, W_v, mask=None):
+    return scaled_dot_product_attention(X @ W_q, memory @ W_k, memory @ W_v)
+""",
+                "padding got weight",
+            ),
+        },
         "split_heads": {
             "reshape_without_transpose": (
                 """
@@ -769,13 +811,17 @@ MISTAKES["vectorized_attention"].update(
 )
 
 # Functions whose reference solution calls the student's own earlier function: a mistake there costs them too.
-CALLS = {"soft_lookup": ["similarity_scores"], "multi_head_attention": ["split_heads", "combine_heads"]}
+CALLS = {
+    "soft_lookup": ["similarity_scores"],
+    "multi_head_attention": ["split_heads", "combine_heads"],
+}
 
 # Which notebook each graded function lives in.
 NOTEBOOK_OF = {name: exercise.notebook for name, exercise in EXERCISES.items()}
 
 # Different code, the same mistake (it fails on the same case with the same output, so it gets that hint).
 SAME_MISTAKE = {
+    ("cross_attention", "values_from_x"): "keys_from_x",
     ("softmax", "shift_by_first_score"): "shift_by_min",
     ("softmax", "shift_by_mean"): "no_max_subtraction",
     ("softmax", "shift_by_half_the_max"): "no_max_subtraction",

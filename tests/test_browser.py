@@ -38,7 +38,10 @@ FILLED = {  # notebook -> its solutions, written in
         ("01_queries_keys_values", ["similarity_scores", "soft_lookup"]),
         ("02_softmax", ["softmax"]),
         ("03_scaled_dot_product_attention", ["scaled_dot_product_attention"]),
-        ("04_self_attention_and_causal_masks", ["self_attention", "positional_encoding", "causal_mask"]),
+        (
+            "04_self_attention_and_causal_masks",
+            ["self_attention", "positional_encoding", "causal_mask", "cross_attention"],
+        ),
         ("05_multi_head_attention", ["split_heads", "combine_heads", "multi_head_attention"]),
     ]
 }

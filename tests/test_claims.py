@@ -189,3 +189,15 @@ def test_04_positional_encoding_gives_each_position_its_own_pattern(monkeypatch_
     far = np.mean([similarity[p, p + 20] for p in range(30)])
     assert near > far + 1, (near, far)
     assert namespace["shuffle_difference_encoded"]() > 0.5
+
+
+def test_04_padding_and_the_causal_mask_combine_by_and(monkeypatch_module):
+    prose = _prose(NB04)
+    assert "the two combine with a logical **and**" in prose
+    assert (
+        "The first three rows are the causal lower triangle; the last two columns (padding) are empty"
+        in prose
+    )
+    rows = _run(NB04, "decoder_mask")["decoder_mask"]().split("\n")
+    assert rows[:3] == ["x....", "xx...", "xxx.."]
+    assert all(row[3:] == ".." for row in rows) and rows[3:] == ["xxx..", "xxx.."]

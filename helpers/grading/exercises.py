@@ -681,6 +681,108 @@ def _self_attention_with(q="q", k="k", v="v", use_mask=True, transpose=False):
     return attention
 
 
+def _padding(lengths, n_k):
+    """(batch, 1, n_k): True for each sequence's real tokens, False for its padding."""
+    return (np.arange(n_k) < np.asarray(lengths)[:, None])[:, None, :]
+
+
+def _cross_cases():
+    r = _rng(6)
+    return [
+        # Different lengths first: queries or keys from the wrong sequence cannot pass unnoticed there.
+        Case(
+            "3 target tokens reading 5 source tokens",
+            (
+                r.normal(size=(3, 4)),
+                r.normal(size=(5, 4)),
+                _weights(r, 4, 4),
+                _weights(r, 4, 4),
+                _weights(r, 4, 2),
+            ),
+        ),
+        Case(
+            "a padding mask: the last 2 source tokens are padding",
+            (
+                r.normal(size=(2, 4)),
+                r.normal(size=(6, 4)),
+                _weights(r, 4, 3),
+                _weights(r, 4, 3),
+                _weights(r, 4, 3),
+            ),
+            {"mask": np.array([[True, True, True, True, False, False]])},
+        ),
+        Case(
+            "a batch of 2 with their own padding",
+            (
+                r.normal(size=(2, 3, 4)),
+                r.normal(size=(2, 5, 4)),
+                _weights(r, 4, 2),
+                _weights(r, 4, 2),
+                _weights(r, 4, 3),
+            ),
+            {"mask": _padding([5, 2], 5)},
+        ),
+    ]
+
+
+def _cross_hidden():
+    r = _rng(106)
+    return [
+        Case(
+            "one target token",
+            (r.normal(size=(1, 3)), r.normal(size=(4, 3)), *(_weights(r, 3, 2) for _ in "qkv")),
+        ),
+        Case(
+            "two batch dimensions with padding",
+            (r.normal(size=(2, 2, 3, 4)), r.normal(size=(2, 2, 6, 4)), *(_weights(r, 4, 4) for _ in "qkv")),
+            {"mask": _padding([6, 1], 6)[:, None]},
+        ),
+        Case(
+            "scores of magnitude 1e3",
+            (30 * r.normal(size=(4, 4)), 30 * r.normal(size=(7, 4)), *(_weights(r, 4, 4) for _ in "qkv")),
+        ),
+    ]
+
+
+def _cross_with(q="x", k="m", v="m", use_mask=True):
+    """Cross-attention with each role's sequence named: "x" the target X, "m" the memory."""
+
+    def attention(X, memory, W_q, W_k, W_v, mask=None):
+        source = {"x": X, "m": memory}
+        return ref.scaled_dot_product_attention(
+            source[q] @ W_q, source[k] @ W_k, source[v] @ W_v, mask if use_mask else None
+        )
+
+    return attention
+
+
+CROSS_ATTENTION = Exercise(
+    notebook="04_self_attention_and_causal_masks",
+    name="cross_attention",
+    reference=ref.cross_attention,
+    cases=_cross_cases,
+    hidden_cases=_cross_hidden,
+    mistakes=[
+        Mistake(
+            "roles_swapped",
+            "the queries came from the memory and the keys and values from X. The one who asks is the decoder's "
+            "token (X); what it reads is the encoder's output (memory).",
+            _cross_with("m", "x", "x"),
+        ),
+        Mistake(
+            "self_attention_instead",
+            "that is self-attention on X: memory was never used. Which sequence do the keys and values describe?",
+            _cross_with("x", "x", "x"),
+        ),
+        Mistake(
+            "mask_ignored",
+            "the mask was not passed on: padding got weight. Give the mask to scaled_dot_product_attention.",
+            _cross_with(use_mask=False),
+        ),
+    ],
+)
+
+
 SELF_ATTENTION = Exercise(
     notebook="04_self_attention_and_causal_masks",
     name="self_attention",
@@ -955,6 +1057,7 @@ EXERCISES = {
         CAUSAL_MASK,
         POSITIONAL_ENCODING,
         SELF_ATTENTION,
+        CROSS_ATTENTION,
         SPLIT_HEADS,
         COMBINE_HEADS,
         MULTI_HEAD_ATTENTION,

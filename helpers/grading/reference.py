@@ -86,6 +86,13 @@ def _check_heads(d_model, num_heads):
         raise ValueError(f"d_model = {d_model} is not divisible by num_heads = {num_heads}")
 
 
+def cross_attention(X, memory, W_q, W_k, W_v, mask=None):
+    """Attention of ``X (..., n_q, d_model)`` to another sequence ``memory (..., n_k, d_model)``: the queries
+    come from X, the keys and values from memory (a decoder reading its encoder). Returns ``(output, weights)``
+    with weights ``(..., n_q, n_k)``."""
+    return scaled_dot_product_attention(X @ W_q, memory @ W_k, memory @ W_v, mask)
+
+
 def split_heads(X, num_heads):
     """``(..., n, d_model)`` -> ``(..., num_heads, n, d_head)``; head h takes columns h*d_head:(h+1)*d_head."""
     X = np.asarray(X, dtype=float)
