@@ -1,6 +1,7 @@
 """The project's set-up files agree with each other and with README.md."""
 
 import re
+import subprocess
 import sysconfig
 from importlib.metadata import distributions, version
 
@@ -107,10 +108,8 @@ def test_binder_builds_the_student_environment_from_the_same_files():
     assert badge == "notebooks/attention/01_queries_keys_values.ipynb" and (ROOT / badge).exists()
 
 
-def test_binder_start_script_turns_off_the_instructor_tools(tmp_path):
+def test_binder_start_script_turns_off_the_instructor_tools():
     """Run binder/start as repo2docker does: the command it wraps sees jupyter-config/student/ first."""
-    import subprocess
-
     printed = subprocess.run(
         [str(ROOT / "binder" / "start"), "sh", "-c", "echo $JUPYTER_CONFIG_PATH"],
         capture_output=True,
