@@ -291,7 +291,11 @@ def test_runaway_notebooks_are_stopped_in_bounded_time(attacked):
     loop = (folder / "loops-forever" / ASSIGNMENT / f"{SOFTMAX}.ipynb").read_text()
     assert "CellTimeoutError" in loop
     printed = folder / "prints-gigabytes" / ASSIGNMENT / f"{SOFTMAX}.ipynb"
-    assert printed.stat().st_size < 1_000_000 and "OutputCut" in printed.read_text()
+    assert printed.exists(), attacked["run"][1]  # the table of notebooks that could not be graded, and why
+    # Stopped by the kernel's own print at the limit, not by running out of memory first (a race it used to lose
+    # on a busy machine, when the kernel died and the notebook could not be graded).
+    text = printed.read_text()
+    assert printed.stat().st_size < 1_000_000 and "OutputCut" in text and "MemoryError" not in text
     assert "MemoryError" in (folder / "eats-memory" / ASSIGNMENT / f"{SOFTMAX}.ipynb").read_text()
 
 

@@ -2,7 +2,8 @@
 
 - The kernel runs in the sandbox of :mod:`helpers.grading.sandbox`, over Unix sockets in a private folder (no TCP ports,
   so parallel graders never race for a port), and is interrupted by message (a signal would stop the sandbox).
-- Each cell may print at most ``max_output_chars``; beyond that its output is cut and the cell interrupted.
+- Each cell may print at most ``max_output_chars``: the kernel's own stdout and stderr refuse more
+  (:mod:`helpers.grading.output_limit`), and output beyond it that still arrives is cut and the cell interrupted.
 - A notebook gets ``notebook_seconds`` of wall time in all; cells left when it runs out are not run and say so.
 - Every graded test cell is run twice: in the kernel, as plain nbgrader does, and again in this process with the
   notebook's names replaced by proxies into the kernel (:mod:`helpers.grading.remote`). The test earns its points only
@@ -28,7 +29,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer
 
 from helpers import checks, quiz
-from helpers.grading import integrity, remote, sandbox
+from helpers.grading import integrity, output_limit, remote, sandbox
 from helpers.grading.exercises import EXERCISES
 
 TAMPERING = "Tampering suspected"
@@ -119,6 +120,7 @@ class TrustedExecute(Execute):
         self._trusted = _trusted_names()
         self._solution_use = {}
         self._assignment = ((resources or {}).get("nbgrader") or {}).get("assignment", "")
+        self._output_limited = False
         return super().preprocess(nb, resources, km)
 
     def _remaining(self):
@@ -138,6 +140,8 @@ class TrustedExecute(Execute):
                 )
             ]
             return cell, resources
+        if not self._output_limited:
+            self._limit_output()
         cell, resources = super().preprocess_cell(cell, resources, index)
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("grade") and not meta.get("solution"):
@@ -161,7 +165,18 @@ class TrustedExecute(Execute):
         return super().output(outs, msg, display_id, cell_index)
 
     def _cut_message(self):
-        return f"OutputCut: the cell printed more than {self.max_output_chars} characters and was stopped"
+        return f"OutputCut: {output_limit.message(self.max_output_chars)}"
+
+    def _limit_output(self):
+        """Before the first cell: the kernel's stdout and stderr refuse a cell's output past the limit."""
+        code = f"import helpers.grading.output_limit as _limit\n_limit.install(get_ipython(), {self.max_output_chars})"
+        self._output_limited = True  # tried once per notebook; the cut in ``output`` still holds if it fails
+        try:
+            reply = run_sync(self._request)(code, min(self.timeout or 60, max(self._remaining(), 1)))
+        except remote.RemoteError as exc:
+            reply = {"evalue": str(exc)}
+        if reply.get("status") != "ok":
+            self.log.warning(f"the kernel's output is not limited: {reply.get('evalue', 'no reply')}")
 
     # --- verdicts the kernel cannot touch ---
 
