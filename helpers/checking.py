@@ -13,13 +13,16 @@ the message the student saw while working.
 messages never show the expected answer.
 """
 
+import contextlib
 import copy
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from helpers import progress
+from helpers import being_graded, progress
 
 
 class CheckFailure(AssertionError):
@@ -145,10 +148,42 @@ def _describe_difference(got, expected):
 # --- running a check ----------------------------------------------------------------------------------------
 
 
+CASE_SECONDS = 10  # every case is small: a correct function answers in milliseconds
+
+
+class TookTooLong(Exception):
+    """A case ran longer than :data:`CASE_SECONDS`: most likely a loop that never ends."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds):
+    """Stop the code inside after ``seconds`` with :class:`TookTooLong`, where a timer signal can: in the main
+    thread of a Unix process (a notebook's kernel). While grading, nbgrader's cell timeout does this instead."""
+    if (
+        being_graded()
+        or not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+
+    def stop(signum, frame):
+        raise TookTooLong(f"it did not return within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _call(fn, case):
     args = copy.deepcopy(case.args)
     kwargs = copy.deepcopy(case.kwargs)
-    out = fn(*args, **kwargs)
+    with _time_limit(CASE_SECONDS):
+        out = fn(*args, **kwargs)
     return out, args, kwargs
 
 
@@ -192,7 +227,7 @@ def _run_case(fn, spec, case, hidden):
     except NotImplementedError:
         raise CheckFailure(NOT_IMPLEMENTED.format(name=spec.name)) from None
     except Exception as exc:
-        problem = f"it raised {type(exc).__name__}: {exc}"
+        problem = str(exc) if isinstance(exc, TookTooLong) else f"it raised {type(exc).__name__}: {exc}"
         _fail(spec, case, problem, spec.error_hint(case, exc), hidden, inputs)
     if _inputs_changed(case, args, kwargs):
         hint = "your function changed its input array in place (e.g. `x -= ...`); compute into a new array."

@@ -6,17 +6,13 @@ output are data (``check_data/<name>.json``); the properties below test what nee
 sum to 1, a shift changes nothing, batched equals looped, the future cannot leak).
 """
 
-import ast
 import functools
-import inspect
 import json
-import textwrap
 from pathlib import Path
 
 import numpy as np
 
-from helpers.checking import CheckFailure, Spec, case_from_data, decode, run_check
-from helpers.timing import attention_loop, best_time, random_qkv
+from helpers.checking import CheckFailure, Spec, TookTooLong, case_from_data, decode, run_check
 
 DATA = Path(__file__).with_name("check_data")
 
@@ -360,67 +356,27 @@ def check_multi_head_attention(fn, hidden=False):
     run_check(fn, _spec("multi_head_attention"), hidden)
 
 
-LOOP_NODES = (ast.For, ast.While, ast.ListComp, ast.GeneratorExp, ast.DictComp, ast.SetComp)
+def check_max_path_length(fn, hidden=False):
+    """Check ``max_path_length(mask)``: the most hops any connected pair of positions needs."""
+    run_check(fn, _spec("max_path_length"), hidden)
 
 
-LOOP_CALLS = {"vectorize", "apply_along_axis", "map"}
-
-
-def _python_loop(fn):
-    """Where ``fn``'s source loops in Python ("a `for` on line 3"), or None. None too if the source is unknown."""
-    try:
-        # While grading, ``fn`` is a proxy into the kernel and carries its cell's source (helpers.grading.remote).
-        source = getattr(fn, "source", None) or inspect.getsource(fn)
-        tree = ast.parse(textwrap.dedent(source))
-    except (OSError, TypeError, SyntaxError):
-        return None
-    for node in ast.walk(tree):
-        if isinstance(node, LOOP_NODES):
-            kind = {ast.For: "`for`", ast.While: "`while`"}.get(type(node), "comprehension")
-            return f"a {kind} on line {node.lineno} of the function"
-        if isinstance(node, ast.Call):
-            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
-            if name in LOOP_CALLS:
-                return f"`{name}` on line {node.lineno} of the function (a loop in disguise)"
-    return None
-
-
-def _vectorized_prop_no_loops(fn):
-    where = _python_loop(fn)
-    if where:
+def _path_error_hint(case, exc):
+    if isinstance(exc, TookTooLong) and len(case.args[0]) < 50:
         return (
-            f"it still loops in Python: {where}",
-            "replace the loops by whole-array operations: all scores at once are Q @ K^T (one matrix product), "
-            "softmax runs along the last axis, and the weighted sums of the values are weights @ V.",
+            "on this mask some pairs are never connected, so a loop that waits until every pair is connected "
+            "never ends. Stop when a hop adds no new pair."
         )
-    return None
-
-
-@functools.cache
-def _loop_seconds(n=256, d=16):
-    """How long the given loop takes for n positions (measured once per session)."""
-    return best_time(attention_loop, *random_qkv(n, d, seed=17), repeat=1)
-
-
-def _vectorized_prop_speed(fn):
-    # Wide margin on purpose: 4 times the positions (16 times the scores) must still beat the loop. A correct
-    # vectorised answer is about 20 times faster than that even on a busy machine.
-    seconds = best_time(fn, *random_qkv(512, 16, seed=18), repeat=1)
-    if (
-        getattr(fn, "seconds", None) is not None
-    ):  # grading: the call's own time in the kernel, not the transfer's
-        seconds = fn.seconds
-    if seconds > _loop_seconds():
+    if isinstance(exc, TookTooLong):
         return (
-            f"n = 512 took {seconds:.2f} s, longer than the loop needs for n = 256 ({_loop_seconds():.2f} s)",
-            "something still runs once per position or per pair of positions: use matrix products.",
+            "your loop never ended on a long sequence. If you multiply integer matrices, the counts of paths grow "
+            "with every hop and pass what int64 holds, so the pattern of non-zero entries may never settle. Keep "
+            "only whether a pair is connected."
         )
-    return None
-
-
-def check_vectorized_attention(fn, hidden=False):
-    """Check ``vectorized_attention(Q, K, V, mask=None)``: the loop's results, with no Python loop, and fast."""
-    run_check(fn, _spec("vectorized_attention"), hidden)
+    return (
+        "mask is a boolean (n, n) array. One hop is a matrix product of the mask with what each position "
+        "reaches; turn counts back into True/False after each hop, and count hops until nothing new is reached."
+    )
 
 
 def _causal_error_hint(case, exc):
@@ -482,7 +438,7 @@ ARG_NAMES = {
     "split_heads": ["X", "num_heads"],
     "combine_heads": ["X"],
     "multi_head_attention": ["X", "W_q", "W_k", "W_v", "W_o", "num_heads", "mask"],
-    "vectorized_attention": ["Q", "K", "V", "mask"],
+    "max_path_length": ["mask"],
 }
 PROPERTIES = {
     "similarity_scores": [],
@@ -496,12 +452,7 @@ PROPERTIES = {
     "split_heads": [_split_prop_divisible],
     "combine_heads": [_combine_prop_inverse],
     "multi_head_attention": [_mha_prop_divisible, _mha_prop_causal],
-    "vectorized_attention": [
-        _vectorized_prop_no_loops,
-        _attention_prop_rows,
-        _attention_prop_batched,
-        _vectorized_prop_speed,
-    ],
+    "max_path_length": [],
 }
 ERROR_HINTS = {
     "similarity_scores": _similarity_error_hint,
@@ -515,5 +466,5 @@ ERROR_HINTS = {
     "split_heads": _split_error_hint,
     "combine_heads": _combine_error_hint,
     "multi_head_attention": _mha_error_hint,
-    "vectorized_attention": _attention_error_hint,
+    "max_path_length": _path_error_hint,
 }

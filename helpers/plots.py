@@ -162,3 +162,24 @@ def plot_losses(curves, title, ylabel="cross-entropy loss"):
     ax.legend(loc="upper right")
     fig.tight_layout()
     plt.show()
+
+
+def plot_window_paths(pairs, paths, radii, full, chain):
+    """Longest path against pairs scored per layer, for local windows of each radius (notebook 06), with full
+    attention and a recurrent chain as two labelled points: ``full`` and ``chain`` are (pairs, path)."""
+    if being_graded():
+        return
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.loglog(pairs, paths, "o-", color=BAR_COLOUR, label="local window of radius r")
+    for x, y, r in zip(pairs, paths, radii):
+        ax.annotate(f"r={r}", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=9)
+    ax.loglog(*full, "s", color="#55a868", label="full attention")
+    ax.loglog(*chain, "^", color=NEGATIVE_COLOUR, label="recurrent chain")
+    ax.set_xlabel("pairs of positions scored per layer (work)")
+    ax.set_ylabel("longest path (hops)")
+    ax.set_title("Fewer pairs per layer, more layers between distant positions")
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    plt.show()

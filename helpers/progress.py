@@ -35,7 +35,7 @@ NOTEBOOK_CHECKS = {
         "cross_attention",
     ],
     "05_multi_head_attention": ["split_heads", "combine_heads", "multi_head_attention"],
-    "06_parallelism_and_scale": ["vectorized_attention"],
+    "06_parallelism_and_scale": ["max_path_length"],
     "07_what_attention_weights_are_not": [],
     "08_end_of_lesson_check": ["quiz"],
 }

@@ -67,6 +67,35 @@ def try_it(fn, *args, **kwargs):
             print(np.asarray(result))
 
 
+def show_path_lengths(max_path_length, patterns):
+    """Print the pairs each mask scores and the longest path ``max_path_length`` finds in it, one row per
+    ``{name: mask}``; a friendly note instead while the function is not written."""
+    try:
+        rows = [(name, int(mask.sum()), max_path_length(mask)) for name, mask in patterns.items()]
+    except Exception as exc:
+        display(HTML(friendly_html(max_path_length, exc)))
+        return
+    width = max(len(name) for name in patterns)
+    print(f"{'pattern':<{width}} | pairs scored | longest path")
+    for name, pairs, path in rows:
+        print(f"{name:<{width}} | {pairs:>12,} | {path:>12}")
+
+
+def plot_window_paths(max_path_length, local_window, n, radii):
+    """The figure of :func:`helpers.plots.plot_window_paths`, with the student's ``max_path_length``."""
+
+    def path(mask):
+        return int(mask.sum()), max_path_length(mask)
+
+    try:
+        windows = [path(local_window(n, r)) for r in radii]
+        full, chain = path(np.ones((n, n), dtype=bool)), path(np.eye(n, k=-1, dtype=bool))
+    except Exception as exc:
+        display(HTML(friendly_html(max_path_length, exc)))
+        return
+    plots.plot_window_paths(*zip(*windows), radii, full, chain)
+
+
 def _slider(value, low, high, step, description, width="320px"):
     import ipywidgets as w
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from conftest import ASSIGNMENT, ENV, NBGRADER, ROOT, make_course  # noqa: E402
 
-from helpers.timing import attention_loop, best_time  # noqa: E402
+from helpers.timing import best_time, scores_loop  # noqa: E402
 
 
 def _tree_rss_mb(pid):
@@ -207,7 +207,7 @@ def checks():
         "check_split_heads": lambda: c.check_split_heads(ref.split_heads),
         "check_combine_heads": lambda: c.check_combine_heads(ref.combine_heads),
         "check_multi_head_attention": lambda: c.check_multi_head_attention(ref.multi_head_attention),
-        "check_vectorized_attention": lambda: c.check_vectorized_attention(vectorized),
+        "check_max_path_length": lambda: c.check_max_path_length(ref.max_path_length),
         "check_quiz_answer": lambda: quiz.check_quiz_answer({1: "A"}, 1),
     }
     with contextlib.redirect_stdout(io.StringIO()):
@@ -222,7 +222,8 @@ def _two_matmuls(Q, K, V):
 
 
 def attention_speed():
-    """The reference attention against the Python loop, and against bare matrix products of the same size."""
+    """The reference attention against bare matrix products of the same size, and notebook 06's loop over the
+    scores alone (the n^2 dot products, one pair at a time)."""
     from helpers.grading import reference as ref
 
     print("## Attention speed (float64, d = 64; best of 5)")
@@ -230,10 +231,10 @@ def attention_speed():
         Q, K, V = np.random.default_rng(0).normal(size=(3, n, 64))
         vectorized = best_time(ref.scaled_dot_product_attention, Q, K, V, repeat=5)
         matmuls = best_time(_two_matmuls, Q, K, V, repeat=5)
-        loop = best_time(attention_loop, Q, K, V, repeat=1) if n <= 1024 else float("nan")
+        loop = best_time(scores_loop, Q, K, repeat=1) if n <= 1024 else float("nan")
         flops = 2 * 2 * n * n * 64
         print(
-            f"  n = {n:>4}: loop {loop * 1000:9.1f} ms  vectorised {vectorized * 1000:7.2f} ms "
+            f"  n = {n:>4}: scores loop {loop * 1000:9.1f} ms  attention {vectorized * 1000:7.2f} ms "
             f"(x{loop / vectorized:5.0f})  two matmuls {matmuls * 1000:7.2f} ms "
             f"({flops / matmuls / 1e9:5.1f} GFLOP/s): attention takes {vectorized / matmuls:4.2f}x the matmuls"
         )

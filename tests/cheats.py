@@ -9,6 +9,7 @@ import inspect
 
 from conftest import SOURCE, solution_cells
 
+from helpers.earlier import TAUGHT_IN
 from helpers.grading.exercises import EXERCISES
 from helpers.grading.integrity import DISTINCTIVE_NODES, _defs, course_name, normalised
 
@@ -51,11 +52,15 @@ def dynamic(function):
 
 def hidden_in_strings(function):
     # Nothing in the text names the course's modules: only running it shows where the answer comes from.
+    if course_name(function) in TAUGHT_IN:
+        module = '"helpers." + "ear" + "lier"'
+    else:  # helpers.earlier holds notebooks 01-05 only
+        module = '"helpers." + "gra" + "ding." + "refer" + "ence"'
     return (
         "import importlib as il\n\n"
         'load = getattr(il, "import_" + "module")\n\n\n'
         f"def {function}{_signature(function)}:\n"
-        f'    return getattr(load("helpers." + "ear" + "lier"), "{course_name(function)}")({_call_args(function)})'
+        f'    return getattr(load({module}), "{course_name(function)}")({_call_args(function)})'
     )
 
 
@@ -100,9 +105,15 @@ def distinctive(function):
     return normalised(_defs(_master_solution(function), function)[0])[1] >= DISTINCTIVE_NODES
 
 
+def _applies(name, function):
+    if name == "pasted":
+        return distinctive(function)
+    if name == "aliased":  # through helpers.earlier, which holds notebooks 01-05 only
+        return course_name(function) in TAUGHT_IN
+    return True
+
+
 def variants(function):
-    """{variant: solution-cell code}: the five that never write the function, and a paste where a paste can be
-    told from honest work."""
-    return {
-        name: make(function) for name, make in VARIANTS.items() if name != "pasted" or distinctive(function)
-    }
+    """{variant: solution-cell code}: those that never write the function (through helpers.earlier where it
+    hands the function out), and a paste where a paste can be told from honest work."""
+    return {name: make(function) for name, make in VARIANTS.items() if _applies(name, function)}

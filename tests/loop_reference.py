@@ -101,3 +101,23 @@ def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
         weights.append(w)
     concatenated = np.concatenate(outputs, axis=-1)
     return _project(concatenated, W_o), np.stack(weights, axis=-3)
+
+
+def max_path_length(mask):
+    """Breadth-first search from every position along mask[i, j] (j's information reaches i): the longest of
+    the shortest paths, over pairs connected at all."""
+    n = len(mask)
+    longest = 0
+    for source in range(n):
+        distance = {source: 0}
+        frontier = [source]
+        while frontier:
+            reached = []
+            for j in frontier:
+                for i in range(n):
+                    if mask[i][j] and i not in distance:
+                        distance[i] = distance[j] + 1
+                        reached.append(i)
+            frontier = reached
+        longest = max(longest, *distance.values())
+    return longest

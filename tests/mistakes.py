@@ -763,52 +763,93 @@ def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
     }
 )
 
-_ATTENTION_BODY = """
-    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
-    if mask is not None:
-        scores = np.where(mask, scores, -np.inf)
-    weights = softmax(scores)
-    return weights @ V, weights
+REFERENCE["max_path_length"] = """
+def max_path_length(mask):
+    n = len(mask)
+    reach = np.eye(n, dtype=bool)
+    step = mask | reach
+    hops = 0
+    while True:
+        new = step @ reach
+        if (new == reach).all():
+            return hops
+        reach = new
+        hops += 1
 """
-REFERENCE["vectorized_attention"] = "\ndef vectorized_attention(Q, K, V, mask=None):" + _ATTENTION_BODY
 
-MISTAKES["vectorized_attention"] = {
-    "loop_over_queries": (
+MISTAKES["max_path_length"] = {
+    "path_counts_overflow": (
         """
-def vectorized_attention(Q, K, V, mask=None):
-    outputs, weights = [], []
-    for i in range(Q.shape[-2]):
-        scores = np.einsum("...kd,...d->...k", K, Q[..., i, :]) / np.sqrt(Q.shape[-1])
-        if mask is not None:
-            allowed = np.broadcast_to(mask, Q.shape[:-1] + (K.shape[-2],))[..., i, :]
-            scores = np.where(allowed, scores, -np.inf)
-        w = softmax(scores)
-        weights.append(w)
-        outputs.append(np.einsum("...k,...kv->...v", w, V))
-    return np.stack(outputs, axis=-2), np.stack(weights, axis=-2)
+def max_path_length(mask):
+    n = len(mask)
+    step = mask.astype(int) + np.eye(n, dtype=int)
+    paths = np.eye(n, dtype=int)  # paths[i, j]: how many ways j's information reaches i
+    hops = 0
+    while True:
+        more = step @ paths
+        if np.count_nonzero(more > 0) == np.count_nonzero(paths > 0):
+            return hops
+        paths = more
+        hops += 1
 """,
-        "it still loops in Python: a `for`",
+        "pass 2^63 and wrap around",
     ),
-    "row_by_row_comprehension": (
+    "no_residual": (
         """
-def vectorized_attention(Q, K, V, mask=None):
-    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
-    if mask is not None:
-        scores = np.where(mask, scores, -np.inf)
-    weights = np.array([softmax(row) for row in scores.reshape(-1, scores.shape[-1])]).reshape(scores.shape)
-    return weights @ V, weights
+def max_path_length(mask):
+    reach = mask.copy()
+    hops = 1
+    while True:
+        new = reach | (reach @ mask)
+        if (new == reach).all():
+            return hops
+        reach = new
+        hops += 1
 """,
-        "comprehension on line",
+        "the residual connection keeps it",
+    ),
+    "counted_the_last_hop": (
+        """
+def max_path_length(mask):
+    n = len(mask)
+    reach = np.eye(n, dtype=bool)
+    hops = 0
+    while True:
+        hops += 1
+        new = reach | (mask @ reach)
+        if (new == reach).all():
+            return hops
+        reach = new
+""",
+        "one hop too many",
+    ),
+    "until_all_connected": (
+        """
+def max_path_length(mask):
+    n = len(mask)
+    reach = np.eye(n, dtype=bool)
+    for hops in range(n):
+        if reach.all():
+            return hops
+        reach = reach | (mask @ reach)
+    return n
+""",
+        "waiting until every pair is connected",
+    ),
+    "first_and_last_only": (
+        """
+def max_path_length(mask):
+    n = len(mask)
+    reach = np.eye(n, dtype=bool)
+    for hops in range(n):
+        if reach[0, n - 1] or reach[n - 1, 0]:
+            return hops
+        reach = reach | (mask @ reach)
+    return 0
+""",
+        "not always the first and the last position",
     ),
 }
-# The classic mistakes of notebook 03 are just as easy to make here: the same student code, renamed.
-MISTAKES["vectorized_attention"].update(
-    {
-        name: (code.replace("def scaled_dot_product_attention(", "def vectorized_attention("), hint)
-        for name, (code, hint) in MISTAKES["scaled_dot_product_attention"].items()
-        if name in ("no_scaling", "mask_after_softmax", "batch_transpose", "softmax_wrong_axis")
-    }
-)
 
 # Functions whose reference solution calls the student's own earlier function: a mistake there costs them too.
 CALLS = {

@@ -45,11 +45,7 @@ FILLED = {  # notebook -> its solutions, written in
         ("05_multi_head_attention", ["split_heads", "combine_heads", "multi_head_attention"]),
     ]
 }
-FILLED["06_parallelism_and_scale"] = {
-    "vectorized_attention": REFERENCE["scaled_dot_product_attention"].replace(
-        "scaled_dot_product_attention", "vectorized_attention"
-    )
-}
+FILLED["06_parallelism_and_scale"] = {"max_path_length": REFERENCE["max_path_length"]}
 FILLED["08_end_of_lesson_check"] = {"quiz_answers": quiz_cell(QUIZ_KEY)}
 
 

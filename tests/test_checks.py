@@ -2,6 +2,7 @@
 hidden cases keep their answers to themselves, and a check answers within a second."""
 
 import json
+import signal
 import time
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from conftest import load_function
 from mistakes import MISTAKES, REFERENCE, SAME_MISTAKE
 
-from helpers import checks
+from helpers import checking, checks
 from helpers.checking import CheckFailure
 from helpers.grading import reference as ref
 from helpers.grading.exercises import EXERCISES, check_data, fixtures
@@ -112,6 +113,30 @@ def test_inputs_unchanged_is_a_failure():
         checks.check_softmax(softmax)
 
 
+def test_a_loop_that_never_ends_is_stopped_with_a_hint(monkeypatch):
+    # The loop a student writes first: wait until every pair is connected. Under a mask where some pair never is,
+    # it runs for ever; the check stops it (a timer signal, in the main thread) and says why.
+    def max_path_length(mask):
+        reach, hops = np.eye(len(mask), dtype=bool), 0
+        while not reach.all():
+            reach, hops = reach | (mask @ reach), hops + 1
+        return hops
+
+    monkeypatch.setattr(checking, "CASE_SECONDS", 0.5)
+    handler = signal.getsignal(signal.SIGALRM)
+    start = time.perf_counter()
+    with pytest.raises(CheckFailure) as failure:
+        checks.check_max_path_length(max_path_length)
+    assert time.perf_counter() - start < 5
+    message = str(failure.value)
+    assert (
+        "'only the diagonal, n = 4: no position reaches another': it did not return within 0.5 s" in message
+    )
+    assert "some pairs are never connected" in message
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0), "the timer is off again"
+    assert signal.getsignal(signal.SIGALRM) is handler, "and the signal's handler is what it was"
+
+
 def test_returning_none_is_named():
     with pytest.raises(CheckFailure, match="returned None"):
         checks.check_softmax(lambda x, axis=-1: None)
@@ -152,6 +177,7 @@ def test_check_data_reads_back_every_bit(name):
             expected if isinstance(expected, tuple) else (expected,),
             case.expected if isinstance(case.expected, tuple) else (case.expected,),
         ):
+            got, want = np.asarray(got), np.asarray(want)  # a count comes back as a Python int
             assert got.dtype == want.dtype and got.shape == want.shape
             np.testing.assert_array_equal(got, want)  # exact, nan and inf included
 

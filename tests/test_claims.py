@@ -130,24 +130,53 @@ def test_06_on_one_core_the_recurrent_network_is_several_times_faster(nb06):
 def test_06_the_loop_grows_like_n_squared_and_the_gap_is_not_extra_cores():
     from threadpoolctl import threadpool_limits
 
-    from helpers.earlier import scaled_dot_product_attention
-    from helpers.timing import attention_loop, time_attention
+    from helpers.timing import scores_at_once, scores_loop, time_scores
 
     prose = _prose(NB06)
     assert "double $n$ and it takes about four times as long" in prose
     assert "The matrix product's line is nearly flat for short sequences" in prose
     assert "held to one core it is still hundreds of times faster than the loop at $n = 256$" in prose
+    (timing,) = [
+        "".join(c["source"]) for c in _cells(NB06) if "compare_loop_and_matmul(" in "".join(c["source"])
+    ]
+    assert "[16, 32, 64, 128, 256]" in timing
     # Other tests run beside this one: best of 5 per size, and the slope of a fit through four sizes, so that
     # one disturbed measurement cannot decide. n^2 is a slope of 2 on log-log axes.
     sizes = [32, 64, 128, 256]
-    loop = time_attention(attention_loop, sizes, repeat=5)
+    loop = time_scores(scores_loop, sizes, repeat=5)
     slope = np.polyfit(np.log(sizes), np.log(loop), 1)[0]
     assert 1.6 < slope < 2.4, (slope, loop)
-    small = time_attention(scaled_dot_product_attention, [16, 64], repeat=20)
+    small = time_scores(scores_at_once, [16, 64], repeat=20)
     assert small[1] / small[0] < 4, f"n x4 costs far less than n^2 (x16): {small}"
     with threadpool_limits(limits=1, user_api="blas"):
-        one_core = loop[-1] / time_attention(scaled_dot_product_attention, [256])[0]
+        one_core = loop[-1] / time_scores(scores_at_once, [256])[0]
     assert one_core > 100, f"the gap is Python's overhead, not extra cores: x{one_core:.0f} on one core"
+
+
+def test_06_path_lengths_are_what_the_prose_says(monkeypatch_module):
+    prose = _prose(NB06)
+    namespace = _run(NB06, "patterns")
+    path, patterns, n = namespace["max_path_length"], namespace["patterns"], namespace["n"]
+    measured = {name: (int(mask.sum()), path(mask)) for name, mask in patterns.items()}
+    assert n == 64 and f"Full attention scores all $64^2 = {n * n:,}$ pairs" in prose.replace("{,}", ",")
+    assert measured["full attention"] == (4096, 1) and measured["causal attention"][1] == 1
+    assert "under a causal mask too, every pair that can ever be connected is" in prose
+    assert measured["recurrent chain"] == (63, 63) and "The chain scores 63 pairs and needs 63 hops" in prose
+    pairs, hops = measured["local window, radius 4"]
+    assert f"{hops} hops for {pairs} pairs" in prose and (pairs, hops) == (556, 16)
+    extra = measured["radius 4 and a global token"][0] - pairs
+    assert measured["radius 4 and a global token"][1] == 2
+    assert f"brings every path down to 2 hops (through the token) for {extra} more pairs" in prose
+    # "Halve the radius and the longest path doubles: it is ceil((n - 1) / r)", for the radii of the figure.
+    (figure,) = ["".join(c["source"]) for c in _cells(NB06) if "plot_window_paths(" in "".join(c["source"])]
+    radii = [int(r) for r in re.search(r"radii=\[([0-9, ]+)\]", figure).group(1).split(",")]
+    window = namespace["local_window"]
+    paths = [path(window(n, r)) for r in radii]
+    assert paths == [-(-(n - 1) // r) for r in radii] == [63, 32, 16, 8, 4, 2, 1]
+    assert "Halve the radius and the longest path doubles: it is $\\lceil (n - 1) / r \\rceil$" in prose
+    assert "$n - 1$ for a recurrent chain, $\\lceil (n - 1) / r \\rceil$ for a window of radius $r$" in prose
+    pairs_each = [int(window(n, r).sum()) for r in radii]
+    assert all(2 * r * n * 0.5 < p <= (2 * r + 1) * n for r, p in zip(radii[:4], pairs_each[:4])), "about 2rn"
 
 
 NB04 = "04_self_attention_and_causal_masks"

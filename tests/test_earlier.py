@@ -37,7 +37,7 @@ def test_self_study_and_grading_use_the_course_functions():
     assert earlier.course_solutions_available()
     assert earlier.softmax is ref.softmax and earlier.multi_head_attention is ref.multi_head_attention
     with pytest.raises(AttributeError):
-        earlier.vectorized_attention  # noqa: B018 - notebook 06's exercise is not used later
+        earlier.max_path_length  # noqa: B018 - notebook 06's exercise is not used later
 
 
 def test_before_the_check_passes_a_class_student_is_told_which_notebook_to_finish(class_student):

@@ -7,7 +7,7 @@ import pytest
 from conftest import SOURCE, solution_cells, student_namespace
 
 from helpers.grading import reference as ref
-from helpers.timing import attention_loop
+from helpers.timing import scores_at_once, scores_loop
 
 TOL = dict(rtol=1e-12, atol=1e-12)
 rng = np.random.default_rng(2024)
@@ -251,15 +251,24 @@ def test_causal_outputs_ignore_later_tokens(impl, name):
         np.testing.assert_array_equal(out_changed[:, :t], out[:, :t])
 
 
-@pytest.mark.parametrize("q_shape, k_shape, v_shape, mask", [a for a in ATTENTION_INPUTS if len(a[0]) == 2])
-def test_given_attention_loop_is_right(q_shape, k_shape, v_shape, mask):
-    # Notebook 06 asks students to match attention_loop, so it must itself match the independent reference.
-    Q, K, V = rng.normal(size=q_shape), rng.normal(size=k_shape), rng.normal(size=v_shape)
-    _close(attention_loop(Q, K, V, mask), loop.scaled_dot_product_attention(Q, K, V, mask))
+def test_given_scores_loop_is_right():
+    # Notebook 06 shows scores_loop as the n^2 dot products that Q @ K.T computes at once.
+    Q, K = rng.normal(size=(7, 5)), rng.normal(size=(9, 5))
+    _close(scores_loop(Q, K), np.array([[sum(a * b for a, b in zip(q, k)) for k in K] for q in Q]))
+    _close(scores_at_once(Q, K), scores_loop(Q, K))
 
 
-@pytest.mark.parametrize("q_shape, k_shape, v_shape, mask", ATTENTION_INPUTS)
-def test_source_vectorized_attention(q_shape, k_shape, v_shape, mask):
-    vectorized = _solutions()["vectorized_attention"]
-    Q, K, V = 1e3 * rng.normal(size=q_shape), rng.normal(size=k_shape), rng.normal(size=v_shape)
-    _close(vectorized(Q, K, V, mask=mask), loop.scaled_dot_product_attention(Q, K, V, mask))
+def _masks():
+    r = np.random.default_rng(7)
+    masks = [np.ones((1, 1), dtype=bool), np.zeros((3, 3), dtype=bool), np.eye(100, k=-1, dtype=bool)]
+    masks += [r.random((n, n)) < p for n in (2, 5, 9, 17, 33) for p in (0.05, 0.15, 0.4)]
+    return masks
+
+
+@pytest.mark.parametrize("source", ["reference", "notebook"])
+def test_max_path_length_is_breadth_first_search(source):
+    fn = ref.max_path_length if source == "reference" else _solutions()["max_path_length"]
+    for mask in _masks():
+        before = mask.copy()
+        assert fn(mask) == loop.max_path_length(mask.tolist()), mask.astype(int)
+        np.testing.assert_array_equal(mask, before)

@@ -62,6 +62,20 @@ def causal_mask(n):
     return np.tril(np.ones((n, n), dtype=bool))
 
 
+def max_path_length(mask):
+    """The most hops any position needs to receive information from another, over a boolean ``(n, n)`` mask
+    (True at ``[i, j]``: j's information reaches i in one hop) applied again and again, positions keeping what
+    they hold (residual connections); pairs never connected do not count, and 0 when no pair is connected."""
+    n = np.shape(mask)[-1]
+    step = np.asarray(mask, dtype=bool) | np.eye(n, dtype=bool)
+    reach, hops = np.eye(n, dtype=bool), 0
+    while True:
+        wider = (step.astype(np.int64) @ reach.astype(np.int64)) > 0  # counts of at most n: no overflow
+        if np.array_equal(wider, reach):
+            return hops
+        reach, hops = wider, hops + 1
+
+
 def positional_encoding(n, d):
     """Sinusoidal position encodings ``(n, d)``, d even (Vaswani et al., 2017, section 3.5): column 2i is
     sin(p / 10000^(2i/d)) and column 2i + 1 is cos of the same angle, for positions p = 0..n-1."""
