@@ -69,7 +69,6 @@ def test_a_remote_function_returns_results_errors_and_in_place_changes():
     out = fn(x, axis=-1)
     assert np.allclose(out, np.exp([-2, -1, 0]) / np.exp([-2, -1, 0]).sum())
     assert np.array_equal(x, [-2.0, -1.0, 0.0]), "the caller sees its input changed, as a check must"
-    assert fn.seconds >= 0
     with pytest.raises(ValueError, match="need at least one axis"):
         fn(np.array(1.0))
     assert remote.resolve(ask, "answers") == {1: "A"}

@@ -14,7 +14,6 @@ import builtins
 import io
 import json
 import sys
-import time
 
 import numpy as np
 
@@ -110,7 +109,6 @@ def handle(request_text, namespace):
                 ran.append(code.co_name)
 
         sys.setprofile(profile)
-    start = time.perf_counter()
     try:
         reply = {"result": target(*args, **kwargs)}
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are answers too
@@ -118,7 +116,6 @@ def handle(request_text, namespace):
     finally:
         if watch:
             sys.setprofile(None)
-    reply["seconds"] = time.perf_counter() - start
     if watch:
         reply["solution_called"] = sorted(set(ran))
     # Inputs go back only if the call changed them in place (the checks look for that mistake).
@@ -148,15 +145,12 @@ class RemoteFunction:
 
     def __init__(self, ask, name, source=None):
         self._ask, self.__name__, self.source = ask, name, source
-        self.seconds = None
 
     def __repr__(self):
         return f"<your function {self.__name__}>"
 
     def __call__(self, *args, **kwargs):
         reply = self._ask({"op": "call", "name": self.__name__, "args": list(args), "kwargs": kwargs})
-        # The call's own time, measured in the kernel.
-        self.seconds = float(reply.get("seconds", float("inf")))
         # An input changed in place in the kernel is changed here too, so checks can see it.
         inputs = [*args, *kwargs.values()]
         for i, theirs in reply.get("changed", {}).items():
