@@ -3,8 +3,13 @@
 Answering is itself a small attention over the course: the question is the query, each section of the released
 notebooks is a key (and its text the value). Both are embedded as TF-IDF vectors over the course's vocabulary,
 the scores are cosine similarities, and the answer is drawn from the passages that softmax would give the most
-weight (softmax keeps the order of the scores, so the scores alone decide). When no passage is similar enough,
-the tutor declines instead of guessing.
+weight (softmax keeps the order of the scores, so the scores alone decide).
+
+An answer is marked ``grounded`` only when the cited section can answer the question: the question is first
+put in the course's own words (``PHRASES``: "blows up" -> overflow, "peek at later words" -> causal mask), and
+then the section must hold at least half of the question's words, weighted by how rare they are in the course,
+and share one with its title; a question with many words the course never uses is about something else. Otherwise
+the tutor declines instead of guessing. Measured on questions it was not tuned on: ``make bench``.
 
 Deterministic, offline, no model: the passages are in ``course_text.json`` beside this file, generated from
 ``notebooks/`` by ``python -m helpers.tutor notebooks/attention`` (``make release`` does it; a test keeps it in
@@ -27,7 +32,6 @@ from pathlib import Path
 import numpy as np
 
 TEXT_FILE = Path(__file__).with_name("course_text.json")
-MIN_SIMILARITY = 0.12  # below this, nothing in the course is about the question
 # A second passage is cited when softmax(similarity / 0.05) would give it at least a quarter of the best
 # passage's weight: exp((s - best) / 0.05) >= 1/4, that is a similarity within 0.05 * ln 4 of the best.
 SECOND_PASSAGE_WITHIN = 0.05 * math.log(4)
@@ -56,10 +60,188 @@ STOPWORDS = set(
 )
 
 
-# Sections of the course that are about using it, not about attention.
-NOT_EXPLANATIONS = {"The quiz", "Ask the tutor", "Your progress"}
+# Sections that explain nothing themselves: panels about using the course, and summaries of the sections that
+# do (a table of terms still gives one passage per term).
+NOT_EXPLANATIONS = {"The quiz", "Ask the tutor", "Your progress", "Recap", "Key terms"}
 # Sentences that lean on the one before them: never the first sentence of an answer.
 LEANS_BACK = re.compile(r"^(That|This|These|Those|It|Its|They|Them|Here|So|But|And|Then|Both|Either way)\b")
+
+
+# Everyday phrasings of the course's ideas, rewritten in the course's own words before anything is matched:
+# {the course's words: phrasings (regular expressions, whole words)}. Written from what each notebook teaches.
+PHRASINGS = {
+    # first: "minus infinity" is a mask's score, not an overflow
+    "mask -infinity before the softmax": ["minus infinity", "-inf", "negative infinity"],
+    # 01-02: lookup, scores and softmax
+    "hard lookup exact": [
+        r"dictionar(y|ies)",
+        "dict",
+        r"hash ?maps?",
+        r"exact(ly)? match\w*",
+        r"misspel\w*",
+        "typos?",
+    ],
+    "does what": ["job", "roles?", "purpose", r"responsib\w*"],
+    "similarity score dot product": [r"match(es|ing)?", r"similar(ity)?", r"close(ness)?"],
+    "overflow large scores": [
+        "blows? up",
+        "nans?",
+        "inf(inity)?",
+        "too (big|large)",
+        "(huge|big|large|very large) (numbers?|values?|scores?)",
+    ],
+    "weights sum to 1": [
+        r"(add|adds|sum|sums|summing|adding) (up )?to (one|1)",
+        r"probabilit(y|ies)",
+        "distribution",
+    ],
+    "temperature sharper flatter": [
+        "sharp(er|en)?",
+        "peak(ed|y)?",
+        "flat(ter)?",
+        "uniform",
+        "evenly",
+        "confident",
+    ],
+    "softmax exp": [r"exponentiat\w*", "exp"],
+    # 03: scaling and masks
+    "sqrt": ["square root", "root of"],
+    "d_k dimension": [
+        "dimensions?",
+        "dimensionality",
+        "(long|longer|wide|wider) vectors?",
+        "vector (size|length)",
+    ],
+    "saturates gradients scaling": ["gradients?", r"vanish\w*", r"saturat\w*", "stops? learning"],
+    "mask": [r"block\w*", "hide", "hidden from", "ignore", "visible", "zero(ed)? out"],
+    # 04: order, the causal mask, encoder and decoder
+    "causal mask future later tokens": [
+        "future",
+        r"peek\w*",
+        r"cheat\w*",
+        "look(s|ing)? ahead",
+        "upcoming",
+        "not (yet )?(generated|seen)",
+        "next (word|token)s?",
+        "later (words?|tokens?|positions?)",
+    ],
+    "order position permutation": [
+        "word order",
+        "order of (the )?(words|tokens)",
+        r"shuffl\w*",
+        r"permut\w*",
+        "where each (word|token) (sits|is)",
+        "positional",
+    ],
+    "encoder decoder cross-attention memory": [
+        r"translat\w*",
+        "source sentence",
+        "separate (memory|sequence)",
+        "another (sentence|sequence)",
+        "encoder",
+        "decoder",
+    ],
+    "padding mask": ["pad(ding|ded)?", "different lengths"],
+    # 05: heads
+    "several heads": [
+        "(one|a single|single) (big )?head",
+        "several (small )?heads",
+        "many heads",
+        "more than one head",
+        "multiple heads",
+    ],
+    "parameters counting": ["(how many|number of) (weights|parameters)", "parameters?", "more weights"],
+    "W_o combine heads": ["output projection", "w_o"],
+    "d_head shapes": ["head size", "each head'?s size", "size of each head"],
+    # 06: parallelism, cost, paths, memory
+    "parallel at once": [
+        "at the same time",
+        r"simultaneous\w*",
+        "all at once",
+        "in parallel",
+        r"concurrent\w*",
+    ],
+    "sequential steps": ["one (after|by) (another|one)", r"sequential\w*", "step by step"],
+    "arithmetic work multiply-adds": [
+        "flops",
+        "floating[- ]point operations",
+        "operations",
+        "cheap(er)?",
+        "expensive",
+        "costs?",
+        "compute",
+    ],
+    "loop time interpreter": ["slow(er)?", "fast(er)?", r"speed\w*", r"python loop\w*"],
+    "path hops layers": ["distant", "far (apart|away)", "long[- ]range", r"travel\w*"],
+    "restricted window radius": ["sliding window", r"window\w*", "local attention"],
+    "scale era enabler": [
+        "(the )?scale era",
+        "train(ed|ing)? at scale",
+        "large models",
+        "big models",
+        "scal(e|ing) up",
+    ],
+    "memory n x n weights": ["memory", "ram", "gigabytes?", "gib", "stor(e|ing)"],
+    "context length long": [
+        "long (inputs?|documents?|texts?|contexts?|sequences?)",
+        "million tokens",
+        "context (length|window)",
+    ],
+    "generation one token at a time": ["generat(e|es|ing|ion)"],
+    # 07: what attention weights are not
+    "seeds train again": ["seeds?", r"retrain\w*", "train(ed|ing)? again", "rerun", "different runs?"],
+    "weights are not reasoning information": [
+        r"interpret\w*",
+        "think(ing)?",
+        "reason(ing)?",
+        "heat ?maps?",
+        "read (off|from)",
+    ],
+    "ablate head ablation": [
+        "remov(e|ing) (a )?head",
+        "knock(ed)? out",
+        "switch(ed)? off",
+        "turn(ed)? off",
+        "actually (needed|matters?)",
+        "needed",
+    ],
+    "architecture wins task budget": [
+        "best architecture",
+        r"always (beat|win)\w*",
+        r"outperform\w*",
+        "better than",
+    ],
+    # 08: the course itself
+    "where to go next": [
+        "study next",
+        "after (finishing|this)",
+        "further reading",
+        "learn more",
+        "what next",
+    ],
+    "check explanation trust": [
+        r"explanations?\b.*\b(correct|right|true|trust|wrong)",
+        r"fact[- ]check\w*",
+        "verify",
+    ],
+}
+# One pattern, one pass: words put in never get rewritten again ("-infinity" is not an overflow).
+PHRASES = re.compile(
+    "|".join(rf"(?P<p{i}>\b(?:{'|'.join(ways)})\b)" for i, ways in enumerate(PHRASINGS.values()))
+)
+
+# Words of asking, not of the topic: a section need not contain them to answer.
+GENERIC = set(
+    """happen happens happened really just actually exactly wrong right stop stops
+handle handles decide decides point having have has had put back together apart test tests whether best always
+never represent represents need needs needed don doesn isn aren can't cannot go goes going come comes thing things
+way ways kind sort lot lots bit mean means meant know knows tell show shows shown look looks find found want wants
+try tries give gives take takes still even ever someone something anything everything really quite simply""".split()
+)
+
+MIN_COVERAGE = 0.5  # the cited section holds at least half of the question's (rarity-weighted) words
+MAX_UNKNOWN = 0.35  # at most this share of the question's weight in words the course never uses
+TITLE_WEIGHT = 1.0  # a question's words in a section's title count twice: the title says what it teaches
 
 
 @dataclass
@@ -129,8 +311,8 @@ def build_passages(folder):
     passages = []
     for path in sorted(Path(folder).glob("*.ipynb")):
         for section, lines in _sections(json.loads(path.read_text(encoding="utf-8"))["cells"]):
-            if section.startswith("Exercise") or section in NOT_EXPLANATIONS:
-                continue  # a prompt or a panel, not an explanation: citing it answers nothing
+            if section.startswith("Exercise"):
+                continue  # a prompt, not an explanation: citing it answers nothing
             for line in lines:
                 if re.match(r"^\| \*\*(.+?)\*\* \|(.*)\|\s*$", line):
                     cells = [_clean(c) for c in line.strip().strip("|").split("|")]
@@ -139,7 +321,7 @@ def build_passages(folder):
                         {"notebook": path.stem, "section": f"{section}: {cells[0]}", "text": text}
                     )
             text = _clean("\n".join(lines))
-            if len(text.split()) >= 8:
+            if len(text.split()) >= 8 and section not in NOT_EXPLANATIONS:
                 passages.append({"notebook": path.stem, "section": section, "text": text})
     return passages
 
@@ -192,11 +374,57 @@ def _embed(counts, position, idf):
     return vector / norm if norm else vector
 
 
+def in_course_words(question):
+    """The question, lower-cased, with everyday phrasings replaced by the course's words (``PHRASES``)."""
+    course_words = list(PHRASINGS)
+
+    def replace(match):
+        group = next(name for name, found in match.groupdict().items() if found is not None)
+        return f" {course_words[int(group[1:])]} "
+
+    return PHRASES.sub(replace, question.lower())
+
+
+def _content(text):
+    """The words a section must hold to answer ``text``: stemmed, no stopwords, no words of asking."""
+    generic = _generic()
+    return {t for t in terms(text) if " " not in t and t not in generic}
+
+
+@cache
+def _generic():
+    return {_stem(word) for word in GENERIC}
+
+
+@cache
+def _section_words():
+    passages = _index()[0]
+    return [_content(p["text"]) | _content(p["section"]) for p in passages], [
+        _content(p["section"]) for p in passages
+    ]
+
+
 def retrieve(question):
     """Cosine similarity of the question to every passage: one query, many keys."""
     passages, position, idf, keys = _index()
     query = _embed(Counter(terms(question)), position, idf)
     return keys @ query
+
+
+def coverage(question):
+    """For a question in the course's words: the share of its words (weighted by rarity) that each passage
+    holds, the share its title holds, and the share of the question's weight in words the course never uses."""
+    _, position, idf, _ = _index()
+    words = _content(question)
+    known = {t: idf[position[t]] for t in words if t in position}
+    unknown = (len(words) - len(known)) * idf.max()  # a word the course never uses is as rare as it gets
+    if not known:
+        return None, None, 1.0
+    total = sum(known.values())
+    bodies, titles = _section_words()
+    held = np.array([sum(w for t, w in known.items() if t in body) for body in bodies]) / total
+    in_title = np.array([sum(w for t, w in known.items() if t in title) for title in titles]) / total
+    return held, in_title, unknown / (unknown + total)
 
 
 def _best_sentences(text, question, count=2):
@@ -210,7 +438,12 @@ def _best_sentences(text, question, count=2):
         while i > 0 and LEANS_BACK.match(sentences[i]):
             i -= 1
             chosen.add(i)
-    return " ".join(sentences[i] for i in sorted(chosen))
+    # A sentence that opens a list ("...are:") ends where the quote does when the list is not quoted.
+    quoted = [
+        sentences[i][:-1] + "." if sentences[i].endswith(":") and i + 1 not in chosen else sentences[i]
+        for i in sorted(chosen)
+    ]
+    return " ".join(quoted)
 
 
 def _cite(passage):
@@ -226,16 +459,22 @@ DECLINE = (
 def ask(question):
     """Answer ``question`` in two or three sentences from the course text, citing the sections used."""
     passages = _index()[0]
-    similarity = retrieve(question)
+    words = in_course_words(question)
     on_topic = any(
-        w in _topic() or any(w.startswith(t) for t in _topic() if len(t) > 6) for w in terms(question)
+        w in _topic() or any(w.startswith(t) for t in _topic() if len(t) > 6) for w in terms(words)
     )
-    if not on_topic or similarity.max() < MIN_SIMILARITY:
+    held, in_title, unknown = coverage(words)
+    if not on_topic or unknown > MAX_UNKNOWN:
         return Answer(DECLINE, [], False)
-    order = np.argsort(-similarity, kind="stable")
+    similarity = retrieve(words)
+    score = held + TITLE_WEIGHT * in_title + similarity
+    answers = (held >= MIN_COVERAGE) & (in_title > 0)
+    order = [i for i in np.argsort(-score, kind="stable") if answers[i]]
+    if not order or order[0] != int(np.argmax(score)):  # the best match must itself answer
+        return Answer(DECLINE, [], False)
     chosen = [i for i in order[:2] if similarity[i] >= similarity[order[0]] - SECOND_PASSAGE_WITHIN]
     best = passages[chosen[0]]
-    text = f"From the course: {_best_sentences(best['text'], question)}"
+    text = f"From the course: {_best_sentences(best['text'], words)}"
     more = " and ".join(
         f'"{passages[i]["section"]}" in notebook {passages[i]["notebook"][:2]}' for i in chosen
     )

@@ -309,16 +309,18 @@ def hub(students=30):
 
 
 def tutor_quality():
-    """Precision and recall of the tutor's `grounded` on the held-apart questions (tests/data/tutor_eval.json)."""
-    from tutor_eval import evaluate
+    """Precision and recall of the tutor's `grounded` on questions it was not written for (tests/tutor_eval.py):
+    the held-apart set, then the development set."""
+    from tutor_eval import SETS, evaluate
 
-    result = evaluate()
-    print(
-        f"## Tutor on {result['in_scope']} in-scope and {result['out_of_scope']} out-of-scope held-apart questions"
-    )
-    print(f"  precision of grounded {result['precision']:.2f}, recall {result['recall']:.2f}")
-    for question, got in result["wrong"]:
-        print(f"    {question!r} -> {got}")
+    for name, questions in SETS.items():
+        result = evaluate(questions)
+        print(
+            f"## Tutor, {name}: {result['in_scope']} in-scope and {result['out_of_scope']} out-of-scope questions"
+        )
+        print(f"  precision of grounded {result['precision']:.2f}, recall {result['recall']:.2f}")
+        for question, got in result["wrong"]:
+            print(f"    {question!r} -> {got}")
 
 
 SECTIONS = {

@@ -20,7 +20,8 @@ IN_SCOPE = [
     ("Why softmax and not a sigmoid?", "02_softmax: Why not a sigmoid?"),
     ("Why do we need several heads?", "05_multi_head_attention: Why several heads"),
     ("How does temperature change the weights?", "02_softmax: Play with it: scores and temperature"),
-    ("How much memory do the attention weights need for long contexts?", "06_parallelism_and_scale:"),
+    # the key terms entry says the weights grow with n squared and points to 06, section 7
+    ("How much memory do the attention weights need for long contexts?", "context length"),
     (
         "Can anyone predict which architecture will win?",
         "07_what_attention_weights_are_not: Which architecture wins?",
@@ -108,23 +109,66 @@ def test_widget_answers_a_typed_question():
 
 
 def test_the_held_apart_set_is_large_enough_and_answers_never_start_mid_thought():
-    from tutor_eval import EVAL
+    from tutor_eval import EVAL, SETS
 
     assert len(EVAL["in_scope"]) >= 40 and len(EVAL["out_of_scope"]) >= 20
-    for question in [item["q"] for item in EVAL["in_scope"]] + EVAL["out_of_scope"]:
-        answer = tutor.ask(question)
-        quoted = answer.text.removeprefix("From the course: ")
-        assert not tutor.LEANS_BACK.match(quoted), (question, quoted[:80])
-        # exercise prompts, the quiz, the tutor and the progress panel explain nothing: never cited
-        assert not any(
-            ": Exercise" in s or s.split(": ", 1)[1] in tutor.NOT_EXPLANATIONS for s in answer.sources
-        )
+    for questions in SETS.values():
+        for question in [item["q"] for item in questions["in_scope"]] + questions["out_of_scope"]:
+            answer = tutor.ask(question)
+            quoted = answer.text.removeprefix("From the course: ")
+            assert not tutor.LEANS_BACK.match(quoted), (question, quoted[:80])
+            # exercise prompts, the quiz, the tutor, the progress panel and recaps explain nothing: never cited
+            assert not any(
+                ": Exercise" in s or s.split(": ", 1)[1] in tutor.NOT_EXPLANATIONS for s in answer.sources
+            )
 
 
-def test_precision_and_recall_on_the_held_apart_set_do_not_fall():
-    """Measured when the set was written (make bench prints them): precision 0.51, recall 0.52. A guard, not a
-    goal: issue 13 asks for grounded answers that are right, which this tutor does not yet reach."""
-    from tutor_eval import evaluate
+def test_a_grounded_answer_cites_a_section_that_holds_the_question():
+    from tutor_eval import SETS
 
-    result = evaluate()
-    assert result["precision"] >= 0.5 and result["recall"] >= 0.5, result
+    passages = tutor._index()[0]
+    cited = {tutor._cite(p): i for i, p in enumerate(passages)}
+    answered = 0
+    for questions in SETS.values():
+        for question in [item["q"] for item in questions["in_scope"]] + questions["out_of_scope"]:
+            answer = tutor.ask(question)
+            if not answer.grounded:
+                continue
+            answered += 1
+            held, in_title, unknown = tutor.coverage(tutor.in_course_words(question))
+            i = cited[answer.sources[0]]
+            assert held[i] >= tutor.MIN_COVERAGE and in_title[i] > 0 and unknown <= tutor.MAX_UNKNOWN, (
+                question
+            )
+    assert answered >= 40
+
+
+@pytest.mark.parametrize(
+    "question, words",
+    [
+        ("Why does softmax blow up?", "overflow"),
+        ("Can a head peek at the next word?", "causal mask"),
+        ("Is a dictionary the same thing?", "hard lookup"),
+        ("What about padding?", "padding mask"),
+        ("Does minus infinity overflow?", "-infinity before the softmax"),
+    ],
+)
+def test_everyday_phrasings_become_the_course_words(question, words):
+    assert words in tutor.in_course_words(question)
+
+
+def test_near_misses_are_declined_because_the_course_never_uses_their_words():
+    for question in ["What is a query plan in PostgreSQL?", "How many heads does a hydra have?"]:
+        _, _, unknown = tutor.coverage(tutor.in_course_words(question))
+        assert unknown > tutor.MAX_UNKNOWN and not tutor.ask(question).grounded
+
+
+def test_precision_and_recall_do_not_fall():
+    """A guard, not a goal. Measured when the retrieval changed (make bench prints them), against 0.43 / 0.43 on
+    the held-apart set and 0.51 / 0.52 on the development set for the tutor before it: held apart precision 0.86,
+    recall 0.55; development 0.78, 0.64."""
+    from tutor_eval import SETS, evaluate
+
+    held_apart, development = evaluate(SETS["held apart"]), evaluate(SETS["development"])
+    assert held_apart["precision"] >= 0.85 and held_apart["recall"] >= 0.5, held_apart
+    assert development["precision"] >= 0.75 and development["recall"] >= 0.6, development
