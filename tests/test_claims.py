@@ -175,6 +175,9 @@ def test_06_path_lengths_are_what_the_prose_says(monkeypatch_module):
     assert paths == [-(-(n - 1) // r) for r in radii] == [63, 32, 16, 8, 4, 2, 1]
     assert "Halve the radius and the longest path doubles: it is $\\lceil (n - 1) / r \\rceil$" in prose
     assert "$n - 1$ for a recurrent chain, $\\lceil (n - 1) / r \\rceil$ for a window of radius $r$" in prose
+    # The paper's own arithmetic (Jiang et al., 2023, section 2): layers x window = the span it quotes.
+    assert "32 layers of a 4,096-token window reach about 131,000 positions back" in prose
+    assert round(32 * 4096, -3) == 131_000
     pairs_each = [int(window(n, r).sum()) for r in radii]
     assert all(2 * r * n * 0.5 < p <= (2 * r + 1) * n for r, p in zip(radii[:4], pairs_each[:4])), "about 2rn"
 
