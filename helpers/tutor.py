@@ -113,7 +113,7 @@ PHRASINGS = {
         "vector (size|length)",
     ],
     "saturates gradients scaling": ["gradients?", r"vanish\w*", r"saturat\w*", "stops? learning"],
-    "mask": [r"block\w*", "hide", "hidden from", "ignore", "visible", "zero(ed)? out"],
+    "mask": ["block(s|ed|ing)?", "hide", "hidden from", "ignore", "visible", "zero(ed)? out"],
     # 04: order, the causal mask, encoder and decoder
     "causal mask future later tokens": [
         "future",
@@ -222,7 +222,6 @@ PHRASINGS = {
     "check explanation trust": [
         r"explanations?\b.*\b(correct|right|true|trust|wrong)",
         r"fact[- ]check\w*",
-        "verify",
     ],
 }
 # One pattern, one pass: words put in never get rewritten again ("-infinity" is not an overflow).
@@ -318,7 +317,12 @@ def build_passages(folder):
                     cells = [_clean(c) for c in line.strip().strip("|").split("|")]
                     text = f"{cells[0]}: {'; '.join(c for c in cells[1:] if c)}."
                     passages.append(
-                        {"notebook": path.stem, "section": f"{section}: {cells[0]}", "text": text}
+                        {
+                            "notebook": path.stem,
+                            "section": f"{section}: {cells[0]}",
+                            "text": text,
+                            "term": True,
+                        }
                     )
             text = _clean("\n".join(lines))
             if len(text.split()) >= 8 and section not in NOT_EXPLANATIONS:
@@ -467,7 +471,11 @@ def ask(question):
     if not on_topic or unknown > MAX_UNKNOWN:
         return Answer(DECLINE, [], False)
     similarity = retrieve(words)
-    score = held + TITLE_WEIGHT * in_title + similarity
+    # A row of a table of terms says what its term means, no more: it is a candidate only for a question
+    # mostly about that term.
+    glossary = np.array([bool(p.get("term")) for p in passages])
+    candidate = ~glossary | (in_title >= MIN_COVERAGE)
+    score = np.where(candidate, held + TITLE_WEIGHT * in_title + similarity, -np.inf)
     answers = (held >= MIN_COVERAGE) & (in_title > 0)
     order = [i for i in np.argsort(-score, kind="stable") if answers[i]]
     if not order or order[0] != int(np.argmax(score)):  # the best match must itself answer
