@@ -1,14 +1,16 @@
 """A tutor that answers questions about the lesson from the course's own text, and says so when it cannot.
 
 Answering is itself a small attention over the course: the question is the query, each section of the released
-notebooks is a key (and its text the value). Both are embedded as TF-IDF vectors over the course's vocabulary,
+notebooks is a key (its title, its text and the questions the course's author says it answers,
+``tutor_questions.json``), and its text the value. Both are embedded as TF-IDF vectors over the course's vocabulary,
 the scores are cosine similarities, and the answer is drawn from the passages that softmax would give the most
 weight (softmax keeps the order of the scores, so the scores alone decide).
 
 An answer is marked ``grounded`` only when the cited section can answer the question: the question is first
 put in the course's own words (``PHRASES``: "blows up" -> overflow, "peek at later words" -> causal mask), and
-then the section must hold at least half of the question's words, weighted by how rare they are in the course,
-and share one with its title; a question with many words the course never uses is about something else. Otherwise
+then the section must hold most of the question's words (``MIN_COVERAGE``, weighted by how rare they are in the
+course), a good part of them in its title or its questions (``MIN_ABOUT``); a question with many words the
+course never uses is about something else. Otherwise
 the tutor declines instead of guessing. Measured on questions it was not tuned on: ``make bench``.
 
 Deterministic, offline, no model: the passages are in ``course_text.json`` beside this file, generated from
@@ -32,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 TEXT_FILE = Path(__file__).with_name("course_text.json")
+QUESTIONS_FILE = Path(__file__).with_name("tutor_questions.json")  # written by the course's author
 # A second passage is cited when softmax(similarity / 0.05) would give it at least a quarter of the best
 # passage's weight: exp((s - best) / 0.05) >= 1/4, that is a similarity within 0.05 * ln 4 of the best.
 SECOND_PASSAGE_WITHIN = 0.05 * math.log(4)
@@ -238,9 +241,10 @@ way ways kind sort lot lots bit mean means meant know knows tell show shows show
 try tries give gives take takes still even ever someone something anything everything really quite simply""".split()
 )
 
-MIN_COVERAGE = 0.5  # the cited section holds at least half of the question's (rarity-weighted) words
+MIN_COVERAGE = 0.6  # the cited section holds at least this share of the question's (rarity-weighted) words
+MIN_ABOUT = 0.25  # and more than this share is in what it is about: its title and its questions
 MAX_UNKNOWN = 0.35  # at most this share of the question's weight in words the course never uses
-TITLE_WEIGHT = 1.0  # a question's words in a section's title count twice: the title says what it teaches
+TITLE_WEIGHT = 1.0  # a question's words in what a section is about count twice in its score
 
 
 @dataclass
@@ -354,10 +358,21 @@ def terms(text):
 
 
 @cache
+def _questions():
+    """{citation: the questions its section answers, in a student's words} (``QUESTIONS_FILE``)."""
+    return json.loads(QUESTIONS_FILE.read_text(encoding="utf-8"))["questions"]
+
+
+def _about(passage):
+    """What a passage is about: its title and the questions the course's author says it answers."""
+    return " ".join([passage["section"], *_questions().get(_cite(passage), [])])
+
+
+@cache
 def _index():
     passages = json.loads(TEXT_FILE.read_text(encoding="utf-8"))
-    # A section's title counts three times: it says what the section is about.
-    docs = [Counter(terms(" ".join([p["section"]] * 3 + [p["text"]]))) for p in passages]
+    # What a section is about (its title, its questions) counts three times.
+    docs = [Counter(terms(" ".join([_about(p)] * 3 + [p["text"]]))) for p in passages]
     vocab = sorted({t for d in docs for t in d})
     position = {t: i for i, t in enumerate(vocab)}
     df = np.zeros(len(vocab))
@@ -403,8 +418,8 @@ def _generic():
 @cache
 def _section_words():
     passages = _index()[0]
-    return [_content(p["text"]) | _content(p["section"]) for p in passages], [
-        _content(p["section"]) for p in passages
+    return [_content(p["text"]) | _content(_about(p)) for p in passages], [
+        _content(_about(p)) for p in passages
     ]
 
 
@@ -417,7 +432,8 @@ def retrieve(question):
 
 def coverage(question):
     """For a question in the course's words: the share of its words (weighted by rarity) that each passage
-    holds, the share its title holds, and the share of the question's weight in words the course never uses."""
+    holds, the share in what it is about (its title and questions), and the share of the question's weight in
+    words the course never uses."""
     _, position, idf, _ = _index()
     words = _content(question)
     known = {t: idf[position[t]] for t in words if t in position}
@@ -425,10 +441,10 @@ def coverage(question):
     if not known:
         return None, None, 1.0
     total = sum(known.values())
-    bodies, titles = _section_words()
+    bodies, abouts = _section_words()
     held = np.array([sum(w for t, w in known.items() if t in body) for body in bodies]) / total
-    in_title = np.array([sum(w for t, w in known.items() if t in title) for title in titles]) / total
-    return held, in_title, unknown / (unknown + total)
+    about = np.array([sum(w for t, w in known.items() if t in topic) for topic in abouts]) / total
+    return held, about, unknown / (unknown + total)
 
 
 def _best_sentences(text, question, count=2):
@@ -467,16 +483,16 @@ def ask(question):
     on_topic = any(
         w in _topic() or any(w.startswith(t) for t in _topic() if len(t) > 6) for w in terms(words)
     )
-    held, in_title, unknown = coverage(words)
+    held, about, unknown = coverage(words)
     if not on_topic or unknown > MAX_UNKNOWN:
         return Answer(DECLINE, [], False)
     similarity = retrieve(words)
     # A row of a table of terms says what its term means, no more: it is a candidate only for a question
     # mostly about that term.
     glossary = np.array([bool(p.get("term")) for p in passages])
-    candidate = ~glossary | (in_title >= MIN_COVERAGE)
-    score = np.where(candidate, held + TITLE_WEIGHT * in_title + similarity, -np.inf)
-    answers = (held >= MIN_COVERAGE) & (in_title > 0)
+    candidate = ~glossary | (about >= MIN_COVERAGE)
+    score = np.where(candidate, held + TITLE_WEIGHT * about + similarity, -np.inf)
+    answers = (held >= MIN_COVERAGE) & (about > MIN_ABOUT)
     order = [i for i in np.argsort(-score, kind="stable") if answers[i]]
     if not order or order[0] != int(np.argmax(score)):  # the best match must itself answer
         return Answer(DECLINE, [], False)

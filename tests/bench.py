@@ -319,6 +319,8 @@ def tutor_quality():
             f"## Tutor, {name}: {result['in_scope']} in-scope and {result['out_of_scope']} out-of-scope questions"
         )
         print(f"  precision of grounded {result['precision']:.2f}, recall {result['recall']:.2f}")
+        if name == "held apart, third":
+            continue  # the one set no one has read answer by answer: keep it so
         for question, got in result["wrong"]:
             print(f"    {question!r} -> {got}")
 

@@ -59,6 +59,7 @@ def test_the_wheel_holds_the_student_package_and_its_data_only(release):
     names = zipfile.ZipFile(release["wheel"]).namelist()
     assert not [n for n in names if "grading" in n], "no solutions, no grader"
     assert "helpers/course_text.json" in names and "helpers/check_data/softmax.json" in names
+    assert "helpers/tutor_questions.json" in names
     metadata = (
         zipfile.ZipFile(release["wheel"]).read(next(n for n in names if n.endswith("METADATA"))).decode()
     )
