@@ -20,7 +20,10 @@ IN_SCOPE = [
     ("Why softmax and not a sigmoid?", "02_softmax: Why not a sigmoid?"),
     ("Why do we need several heads?", "05_multi_head_attention: Why several heads"),
     ("How does temperature change the weights?", "02_softmax: Play with it: scores and temperature"),
-    ("How much memory do the attention weights need for long contexts?", "06_parallelism_and_scale: The price"),
+    (
+        "How much memory do the attention weights need for long contexts?",
+        "06_parallelism_and_scale: The price",
+    ),
     (
         "Can anyone predict which architecture will win?",
         "07_what_attention_weights_are_not: Which architecture wins?",
