@@ -10,8 +10,8 @@ An answer is marked ``grounded`` only when the cited section can answer the ques
 put in the course's own words (``PHRASES``: "blows up" -> overflow, "peek at later words" -> causal mask), and
 then the section must hold most of the question's words (``MIN_COVERAGE``, weighted by how rare they are in the
 course), a good part of them in its title or its questions (``MIN_ABOUT``); a question with many words the
-course never uses is about something else. Otherwise
-the tutor declines instead of guessing. Measured on questions it was not tuned on: ``make bench``.
+course never uses is about something else. Otherwise the tutor declines instead of guessing. Measured on
+questions it was not tuned on: ``make bench``.
 
 Deterministic, offline, no model: the passages are in ``course_text.json`` beside this file, generated from
 ``notebooks/`` by ``python -m helpers.tutor notebooks/attention`` (``make release`` does it; a test keeps it in
@@ -227,7 +227,9 @@ PHRASINGS = {
         r"fact[- ]check\w*",
     ],
 }
-# One pattern, one pass: words put in never get rewritten again ("-infinity" is not an overflow).
+# One pattern, one pass: words put in never get rewritten again ("-infinity" is not an overflow). Alternative
+# p<i> stands for the i-th entry of PHRASINGS.
+COURSE_WORDS = list(PHRASINGS)
 PHRASES = re.compile(
     "|".join(rf"(?P<p{i}>\b(?:{'|'.join(ways)})\b)" for i, ways in enumerate(PHRASINGS.values()))
 )
@@ -238,7 +240,7 @@ GENERIC = set(
 handle handles decide decides point having have has had put back together apart test tests whether best always
 never represent represents need needs needed don doesn isn aren can't cannot go goes going come comes thing things
 way ways kind sort lot lots bit mean means meant know knows tell show shows shown look looks find found want wants
-try tries give gives take takes still even ever someone something anything everything really quite simply""".split()
+try tries give gives take takes still even ever someone something anything everything quite simply""".split()
 )
 
 MIN_COVERAGE = 0.6  # the cited section holds at least this share of the question's (rarity-weighted) words
@@ -395,11 +397,10 @@ def _embed(counts, position, idf):
 
 def in_course_words(question):
     """The question, lower-cased, with everyday phrasings replaced by the course's words (``PHRASES``)."""
-    course_words = list(PHRASINGS)
 
     def replace(match):
         group = next(name for name, found in match.groupdict().items() if found is not None)
-        return f" {course_words[int(group[1:])]} "
+        return f" {COURSE_WORDS[int(group[1:])]} "
 
     return PHRASES.sub(replace, question.lower())
 
@@ -417,10 +418,12 @@ def _generic():
 
 @cache
 def _section_words():
+    """For each passage: the words it holds, the words of what it is about, and whether it is a row of a table
+    of terms."""
     passages = _index()[0]
-    return [_content(p["text"]) | _content(_about(p)) for p in passages], [
-        _content(_about(p)) for p in passages
-    ]
+    abouts = [_content(_about(p)) for p in passages]
+    bodies = [_content(p["text"]) | about for p, about in zip(passages, abouts)]
+    return bodies, abouts, np.array([bool(p.get("term")) for p in passages])
 
 
 def retrieve(question):
@@ -441,7 +444,7 @@ def coverage(question):
     if not known:
         return None, None, 1.0
     total = sum(known.values())
-    bodies, abouts = _section_words()
+    bodies, abouts, _ = _section_words()
     held = np.array([sum(w for t, w in known.items() if t in body) for body in bodies]) / total
     about = np.array([sum(w for t, w in known.items() if t in topic) for topic in abouts]) / total
     return held, about, unknown / (unknown + total)
@@ -489,8 +492,7 @@ def ask(question):
     similarity = retrieve(words)
     # A row of a table of terms says what its term means, no more: it is a candidate only for a question
     # mostly about that term.
-    glossary = np.array([bool(p.get("term")) for p in passages])
-    candidate = ~glossary | (about >= MIN_COVERAGE)
+    candidate = ~_section_words()[2] | (about >= MIN_COVERAGE)
     score = np.where(candidate, held + TITLE_WEIGHT * about + similarity, -np.inf)
     answers = (held >= MIN_COVERAGE) & (about > MIN_ABOUT)
     order = [i for i in np.argsort(-score, kind="stable") if answers[i]]

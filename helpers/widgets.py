@@ -67,33 +67,41 @@ def try_it(fn, *args, **kwargs):
             print(np.asarray(result))
 
 
+def _pairs_and_paths(max_path_length, masks):
+    """[(pairs the mask scores, the longest path the student's ``max_path_length`` finds)] for each of ``masks``
+    (an iterable, built as it is read); None, with a friendly note instead, while the function fails."""
+    try:
+        return [(int(mask.sum()), max_path_length(mask)) for mask in masks]
+    except Exception as exc:
+        display(HTML(friendly_html(max_path_length, exc)))
+        return None
+
+
 def show_path_lengths(max_path_length, patterns):
     """Print the pairs each mask scores and the longest path ``max_path_length`` finds in it, one row per
     ``{name: mask}``; a friendly note instead while the function is not written."""
-    try:
-        rows = [(name, int(mask.sum()), max_path_length(mask)) for name, mask in patterns.items()]
-    except Exception as exc:
-        display(HTML(friendly_html(max_path_length, exc)))
+    rows = _pairs_and_paths(max_path_length, patterns.values())
+    if rows is None:
         return
     width = max(len(name) for name in patterns)
     print(f"{'pattern':<{width}} | pairs scored | longest path")
-    for name, pairs, path in rows:
+    for name, (pairs, path) in zip(patterns, rows):
         print(f"{name:<{width}} | {pairs:>12,} | {path:>12}")
 
 
 def plot_window_paths(max_path_length, local_window, n, radii):
-    """The figure of :func:`helpers.plots.plot_window_paths`, with the student's ``max_path_length``."""
-
-    def path(mask):
-        return int(mask.sum()), max_path_length(mask)
-
-    try:
-        windows = [path(local_window(n, r)) for r in radii]
-        full, chain = path(np.ones((n, n), dtype=bool)), path(np.eye(n, k=-1, dtype=bool))
-    except Exception as exc:
-        display(HTML(friendly_html(max_path_length, exc)))
+    """The figure of :func:`helpers.plots.plot_window_paths`, with the student's ``max_path_length``. Not while
+    grading: no one looks at it."""
+    if being_graded():
         return
-    plots.plot_window_paths(*zip(*windows), radii, full, chain)
+    windows = (local_window(n, r) for r in radii)
+    measured = _pairs_and_paths(
+        max_path_length, [*windows, np.ones((n, n), dtype=bool), np.eye(n, k=-1, dtype=bool)]
+    )
+    if measured is None:
+        return
+    *by_radius, full, chain = measured
+    plots.plot_window_paths(*zip(*by_radius), radii, full, chain)
 
 
 def _slider(value, low, high, step, description, width="320px"):

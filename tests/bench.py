@@ -309,20 +309,10 @@ def hub(students=30):
 
 
 def tutor_quality():
-    """Precision and recall of the tutor's `grounded` on questions it was not written for (tests/tutor_eval.py):
-    the held-apart set, then the development set."""
-    from tutor_eval import SETS, evaluate
+    """Precision and recall of the tutor's `grounded` on questions it was not written for (tests/tutor_eval.py)."""
+    from tutor_eval import report
 
-    for name, questions in SETS.items():
-        result = evaluate(questions)
-        print(
-            f"## Tutor, {name}: {result['in_scope']} in-scope and {result['out_of_scope']} out-of-scope questions"
-        )
-        print(f"  precision of grounded {result['precision']:.2f}, recall {result['recall']:.2f}")
-        if name == "held apart, third":
-            continue  # the one set no one has read answer by answer: keep it so
-        for question, got in result["wrong"]:
-            print(f"    {question!r} -> {got}")
+    report()
 
 
 SECTIONS = {

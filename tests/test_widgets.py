@@ -143,3 +143,29 @@ def test_unwritten_causal_mask_is_named_by_the_explorer():
     explorer = widgets.causal_explorer(ref.self_attention, causal_mask, X, W, W, W, tokens)
     explorer.children[0].value = "causal mask"
     assert "Implement <code>causal_mask</code>" in _figure(explorer)
+
+
+def test_path_lengths_print_a_row_per_mask_or_a_note_until_written(capsys, monkeypatch):
+    patterns = {"full": np.ones((4, 4), dtype=bool), "chain": np.eye(4, k=-1, dtype=bool)}
+    widgets.show_path_lengths(ref.max_path_length, patterns)
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "full  |           16 |            1",
+        "chain |            3 |            3",
+    ]
+    shown = []
+    monkeypatch.setattr(widgets, "display", lambda html: shown.append(html.data))
+
+    def max_path_length(mask):
+        raise NotImplementedError()
+
+    widgets.show_path_lengths(max_path_length, patterns)
+    widgets.plot_window_paths(max_path_length, lambda n, r: np.ones((n, n), dtype=bool), 8, [1, 2])
+    assert capsys.readouterr().out == ""
+    assert len(shown) == 2 and all("Implement <code>max_path_length</code>" in html for html in shown)
+
+
+def test_the_path_figure_runs_nothing_while_grading(monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    calls = []
+    widgets.plot_window_paths(calls.append, lambda n, r: np.ones((n, n), dtype=bool), 8, [1, 2])
+    assert calls == []

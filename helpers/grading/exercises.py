@@ -1088,6 +1088,11 @@ def _path_hidden():
     ]
 
 
+def _hop(step, reach):
+    """Who holds whose information one hop later: some position attended to held it."""
+    return (step.astype(np.int64) @ reach.astype(np.int64)) > 0
+
+
 def _hops(mask, residual=True, stop_when_all=False):
     """max_path_length's loop, with two classic mistakes to switch on: forgetting that a position keeps what
     it holds (no residual: start from the mask itself, one hop), and waiting until every pair is connected
@@ -1098,7 +1103,7 @@ def _hops(mask, residual=True, stop_when_all=False):
     while hops < n:
         if stop_when_all and reach.all():
             return hops
-        wider = reach | ((step.astype(np.int64) @ reach.astype(np.int64)) > 0)
+        wider = reach | _hop(step, reach)
         if not stop_when_all and np.array_equal(wider, reach):
             return hops
         reach, hops = wider, hops + 1
@@ -1125,7 +1130,7 @@ def _first_to_last(mask):
     for hops in range(n):
         if reach[0, -1] or reach[-1, 0]:
             return hops
-        reach = (step.astype(np.int64) @ reach.astype(np.int64)) > 0
+        reach = _hop(step, reach)
     return 0
 
 

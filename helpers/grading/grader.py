@@ -126,6 +126,10 @@ class TrustedExecute(Execute):
     def _remaining(self):
         return self.notebook_seconds - (time.monotonic() - self._started)
 
+    def _deadline(self):
+        """Seconds a request to the kernel may take: a cell's timeout, within what the notebook has left."""
+        return min(self.timeout or 60, max(self._remaining(), 1))
+
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
@@ -172,7 +176,7 @@ class TrustedExecute(Execute):
         code = f"import helpers.grading.output_limit as _limit\n_limit.install(get_ipython(), {self.max_output_chars})"
         self._output_limited = True  # tried once per notebook; the cut in ``output`` still holds if it fails
         try:
-            reply = run_sync(self._request)(code, min(self.timeout or 60, max(self._remaining(), 1)))
+            reply = run_sync(self._request)(code, self._deadline())
         except remote.RemoteError as exc:
             reply = {"evalue": str(exc)}
         if reply.get("status") != "ok":
@@ -181,12 +185,11 @@ class TrustedExecute(Execute):
     # --- verdicts the kernel cannot touch ---
 
     def _ask(self, request):
-        deadline = min(self.timeout or 60, max(self._remaining(), 1))
         code = (
             "import helpers.grading.remote as _grader_remote\n"
             f"_grader_reply = _grader_remote.handle({remote.encode(request)!r}, globals())"
         )
-        content = run_sync(self._request)(code, deadline)
+        content = run_sync(self._request)(code, self._deadline())
         try:
             text = ast.literal_eval(content["user_expressions"]["reply"]["data"]["text/plain"])
             return remote.decode(text)
