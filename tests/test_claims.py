@@ -121,8 +121,9 @@ def test_06_on_one_core_the_recurrent_network_is_several_times_faster(nb06):
         if "compare_recurrent_and_attention(" in "".join(c["source"])
     )
     assert "n=1024, d=64" in timing
+    # Other tests run beside this one: best of 10, the two taking turns (the figure shows best of 3).
     recurrent, attention = recurrent_and_attention_seconds(
-        nb06["recurrent_states"], scaled_dot_product_attention
+        nb06["recurrent_states"], scaled_dot_product_attention, repeat=10
     )
     assert attention > 2 * recurrent, (recurrent, attention)
 
