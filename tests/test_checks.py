@@ -11,7 +11,7 @@ from conftest import load_function
 from mistakes import MISTAKES, REFERENCE, SAME_MISTAKE
 
 from helpers import checking, checks
-from helpers.checking import CheckFailure
+from helpers.checking import CheckFailure, decode, encode
 from helpers.grading import reference as ref
 from helpers.grading.exercises import EXERCISES, check_data, fixtures
 
@@ -160,12 +160,63 @@ def test_check_answers_within_a_second(name):
         assert time.perf_counter() - start < 1.0
 
 
+# Check data is computed through BLAS (matrix products), and BLAS rounds differently from one CPU to another:
+# OpenBLAS picks a kernel per CPU family, and the kernels add a dot product's terms in different orders. So the
+# committed data (written on one CPU) and the data recomputed here may differ in the last bits. The error of a
+# sum is a few ulp of its largest terms, not of its result (which may be a small difference of large terms), so
+# the tolerance is relative to each array's largest magnitude: measured at most 7e-16 of it across OpenBLAS's
+# Haswell, SkylakeX, Sandybridge, Nehalem and Prescott kernels (OPENBLAS_CORETYPE); 1e-12 leaves a thousandfold
+# margin and still fails a change in the 12th significant digit of an array's largest values. Everything else
+# (names, hints, structure, dtypes, shapes, booleans, where nan and inf are) must be equal.
+BLAS_RTOL = 1e-12
+
+
+def _assert_close(got, want, where):
+    """Arrays of equal dtype and shape; floats equal but for BLAS's rounding, nan and inf in the same places."""
+    got, want = np.asarray(got), np.asarray(want)  # a count comes back as a Python int
+    assert (got.dtype, got.shape) == (want.dtype, want.shape), where
+    if not np.issubdtype(want.dtype, np.floating):
+        np.testing.assert_array_equal(got, want, err_msg=where)
+        return
+    finite = np.abs(want[np.isfinite(want)])
+    scale = finite.max() if finite.size else 0.0
+    np.testing.assert_allclose(
+        got, want, rtol=BLAS_RTOL, atol=BLAS_RTOL * scale, equal_nan=True, err_msg=where
+    )
+
+
+def _assert_same_data(got, want, where=""):
+    """JSON check data: the same structure and everything but float arrays exactly, those with _assert_close."""
+    assert type(got) is type(want), where
+    if isinstance(want, dict) and "dtype" in want:
+        assert got.keys() == want.keys(), where
+        _assert_close(decode(got), decode(want), where)
+    elif isinstance(want, dict):
+        assert got.keys() == want.keys(), where
+        for key in want:
+            _assert_same_data(got[key], want[key], f"{where}/{key}")
+    elif isinstance(want, list):
+        assert len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want)):
+            _assert_same_data(g, w, f"{where}/{i}")
+    elif isinstance(want, float):
+        _assert_close(got, want, where)
+    else:
+        assert got == want, where
+
+
+def _as_tuple(value):
+    return value if isinstance(value, tuple) else (value,)
+
+
 @pytest.mark.parametrize("name", list(EXERCISES))
 def test_committed_check_data_is_in_step_with_the_exercises(name):
     # `make release` writes it; a changed case, mistake or hint without it would check against stale answers.
     committed = json.loads((checks.DATA / f"{name}.json").read_text())
-    assert committed == json.loads(json.dumps(check_data(name)))
-    assert json.loads((checks.DATA / "fixtures.json").read_text()) == json.loads(json.dumps(fixtures()))
+    _assert_same_data(committed, json.loads(json.dumps(check_data(name))), name)
+    _assert_same_data(
+        json.loads((checks.DATA / "fixtures.json").read_text()), json.loads(json.dumps(fixtures()))
+    )
 
 
 @pytest.mark.parametrize("name", list(EXERCISES))
@@ -173,13 +224,16 @@ def test_check_data_reads_back_every_bit(name):
     exercise = EXERCISES[name]
     for case in checks._spec(name).cases():
         expected = exercise.reference(*case.args, **case.kwargs)
-        for got, want in zip(
-            expected if isinstance(expected, tuple) else (expected,),
-            case.expected if isinstance(case.expected, tuple) else (case.expected,),
-        ):
-            got, want = np.asarray(got), np.asarray(want)  # a count comes back as a Python int
-            assert got.dtype == want.dtype and got.shape == want.shape
-            np.testing.assert_array_equal(got, want)  # exact, nan and inf included
+        # The file format loses nothing: this machine's answer, written as check data and read back as a check
+        # reads it, is the same value to the last bit (nan and inf included). No BLAS between the two.
+        stored = decode(json.loads(json.dumps(encode(expected), separators=(",", ":"))))
+        for got, want in zip(_as_tuple(stored), _as_tuple(expected), strict=True):
+            got, want = np.asarray(got), np.asarray(want)
+            assert (got.dtype, got.shape) == (want.dtype, want.shape), case.name
+            np.testing.assert_array_equal(got, want, err_msg=case.name)
+        # And the committed answer, written on another CPU, is this one but for BLAS's rounding (see BLAS_RTOL).
+        for got, want in zip(_as_tuple(expected), _as_tuple(case.expected), strict=True):
+            _assert_close(got, want, case.name)
 
 
 def test_without_the_grading_package_hidden_cases_say_they_run_when_graded(monkeypatch):

@@ -248,6 +248,8 @@ def test_causal_outputs_ignore_later_tokens(impl, name):
         changed = X.copy()
         changed[:, t:] += rng.normal(size=changed[:, t:].shape)
         out_changed, _ = impl[name](changed, *args, mask=loop.causal_mask(6))
+        # Exact, on any CPU: both calls run here, on the same kernel and shapes, and a masked weight is exactly 0,
+        # so a later token adds exactly 0 * value. Any leak, however small, shows.
         np.testing.assert_array_equal(out_changed[:, :t], out[:, :t])
 
 
