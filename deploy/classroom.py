@@ -10,18 +10,26 @@
     env/             the class environment: requirements.txt, JupyterHub and the student package's wheel, all
                      pinned by constraints.txt, from a Python that every account can run
     etc/everyone/    nbgrader_config.py for every server: the course id and the exchange
-    etc/student/     jupyter-config/student/ (no formgrader, no create-assignment, no course list)
+    etc/student/     jupyter-config/student/ (no formgrader, no create-assignment, no course list), and an
+                     nbgrader_config.py that submits with helpers.exchange_submit.PrivateSubmit
     etc/instructor/  jupyter-config/hub-instructor/ (instructors grade in the course service, not their server)
     etc/grader/      jupyter-config/hub-grader/ (the course service: JupyterLab may show formgrader in a frame)
-    exchange/        nbgrader's filesystem exchange (mode 777, as nbgrader's documentation sets it up)
+    exchange/        nbgrader's filesystem exchange (mode 777, as nbgrader's documentation sets it up); its
+                     <course>/inbound/ belongs to the grader and the group <prefix>-graders, mode 3733: students
+                     may write into it but not list it, nor move or delete what others made (sticky), and each
+                     submission takes the group (setgid), so PrivateSubmit can make it readable by its author
+                     and the graders alone
     home/<account>/  each account's home (mode 700); the grader's holds course/, a copy of this repository
     hub/             the hub's database, secrets, pid files and log (root only)
 
-Accounts are named ``<prefix>-instructor1``, ``<prefix>-grader``, ``<prefix>-student01``..., with a prefix drawn at
-random, and ``up`` refuses a name that exists already: it never touches an account or file it did not make.
+Accounts are named ``<prefix>-instructor1``, ``<prefix>-grader``, ``<prefix>-student01``..., the graders' group
+``<prefix>-graders`` (the grader alone: instructors grade through the course service, as the grader), with a
+prefix drawn at random, and ``up`` refuses a name that exists already: it never touches an account, group or
+file it did not make.
 """
 
 import argparse
+import grp
 import json
 import os
 import pwd
@@ -103,7 +111,7 @@ def as_user(room, account, command, cwd=None, extra_env=None):
         env=env,
         user=entry.pw_uid,
         group=entry.pw_gid,
-        extra_groups=[],
+        extra_groups=os.getgrouplist(account, entry.pw_gid),  # the account's groups, as a login gives them
         capture_output=True,
         text=True,
         timeout=600,
@@ -124,13 +132,24 @@ def grader_command(room, *command):
     return result
 
 
-def _make_account(room, name):
+def _make_group(room, name):
+    if _group_exists(name):
+        raise SystemExit(f"group {name} exists already: refusing to touch it")
+    room["groups"].append(name)  # recorded before it exists, as accounts are
+    _save(room)
+    _run(["groupadd", name])
+
+
+def _make_account(room, name, groups=()):
     if _exists(name):
         raise SystemExit(f"account {name} exists already: refusing to touch it")
     room["accounts"].append(name)  # recorded before it exists: down() removes it even if we stop half-way
     _save(room)
     home = Path(room["state"]) / "home" / name
-    _run(["useradd", "--create-home", "--home-dir", str(home), "--shell", "/bin/bash", "--user-group", name])
+    _run(
+        ["useradd", "--create-home", "--home-dir", str(home), "--shell", "/bin/bash", "--user-group", name]
+        + (["--groups", ",".join(groups)] if groups else [])
+    )
     _run(["chpasswd"], input=f"{name}:{room['passwords'][name]}\n")
     home.chmod(0o700)
 
@@ -138,6 +157,14 @@ def _make_account(room, name):
 def _exists(name):
     try:
         pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def _group_exists(name):
+    try:
+        grp.getgrnam(name)
         return True
     except KeyError:
         return False
@@ -157,6 +184,7 @@ def up(students=3, log=print):
     names = {
         "instructors": [f"{prefix}-instructor1", f"{prefix}-instructor2"],
         "grader": f"{prefix}-grader",
+        "graders_group": f"{prefix}-graders",
         "students": [f"{prefix}-student{i:02d}" for i in range(1, students + 1)],
     }
     everyone = [*names["instructors"], names["grader"], *names["students"]]
@@ -168,6 +196,7 @@ def up(students=3, log=print):
         "assignment": ASSIGNMENT,
         **names,
         "accounts": [],
+        "groups": [],
         "passwords": {name: secrets.token_urlsafe(12) for name in everyone},
         "ports": {"public": public, "hub": hub, "proxy_api": proxy_api, "service": service},
         "config": {
@@ -192,10 +221,16 @@ def up(students=3, log=print):
         f"c.Exchange.root = {str(state / 'exchange')!r}\n"
     )
     shutil.copytree(ROOT / "jupyter-config" / "student", state / "etc" / "student", ignore=_ignore)
+    (state / "etc" / "student" / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n"
+        "# A submission in inbound/ is readable by its author and the graders' group only (deploy/classroom.py).\n"
+        'c.ExchangeFactory.submit = "helpers.exchange_submit.PrivateSubmit"\n'
+    )
     shutil.copytree(ROOT / "jupyter-config" / "hub-instructor", state / "etc" / "instructor", ignore=_ignore)
     shutil.copytree(ROOT / "jupyter-config" / "hub-grader", state / "etc" / "grader", ignore=_ignore)
+    _make_group(room, names["graders_group"])
     for name in everyone:
-        _make_account(room, name)
+        _make_account(room, name, [names["graders_group"]] if name == names["grader"] else ())
 
     course_dir = Path(room["course_dir"])
     course_dir.mkdir()
@@ -207,6 +242,17 @@ def up(students=3, log=print):
             shutil.copy(source, course_dir / name)
     grader = pwd.getpwnam(room["grader"])
     _run(["chown", "-R", f"{grader.pw_uid}:{grader.pw_gid}", str(course_dir)])
+    # The course's folders in the exchange, as release_assignment would make them, but inbound/ in the graders'
+    # group: what a student makes there takes that group (setgid), never one that other students are in; and
+    # sticky, so that only its maker (or the grader) may rename or delete it.
+    exchange = state / "exchange" / COURSE
+    for folder, group, mode in (
+        (exchange, grader.pw_gid, 0o755),
+        (exchange / "inbound", grp.getgrnam(names["graders_group"]).gr_gid, 0o3733),
+    ):
+        folder.mkdir()
+        os.chown(folder, grader.pw_uid, group)
+        folder.chmod(mode)
     # The instructor's first two steps, as the grader: generate (the gradebook learns the assignment), release.
     grader_command(room, "nbgrader", "generate_assignment", ASSIGNMENT, "--force")
     grader_command(room, "nbgrader", "release_assignment", ASSIGNMENT)
@@ -310,6 +356,9 @@ def down(state):
                     break
                 time.sleep(0.1)
         if subprocess.run(["getent", "group", name], capture_output=True).returncode == 0:
+            subprocess.run(["groupdel", name], capture_output=True)
+    for name in room.get("groups", []):
+        if _group_exists(name):
             subprocess.run(["groupdel", name], capture_output=True)
     if room.get("hub_pid") and _pid_alive(room["hub_pid"]):
         os.killpg(room["hub_pid"], signal.SIGKILL)

@@ -5,7 +5,9 @@
 #    JupyterHub group formgrade-<course>, which nbgrader's course list reads;
 #  - students' servers run the class environment (the student package as a wheel: no solutions, no grader) with
 #    jupyter-config/student/ (no formgrader, no create-assignment); assignments move through nbgrader's
-#    filesystem exchange.
+#    filesystem exchange, where a submission is readable by its author and the graders' group alone (students
+#    submit with helpers.exchange_submit.PrivateSubmit; the grader account is in the group, and the hub starts
+#    the service with the account's groups).
 # deploy/classroom.py writes what varies (accounts, ports, folders) to classroom.json and starts the hub with this
 # file; see docs/instructors.md, "A class on JupyterHub".
 import json

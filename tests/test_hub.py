@@ -13,10 +13,13 @@ the run is interrupted (the next run's sweep removes a class whose run is gone).
 """
 
 import csv
+import grp
 import io
 import os
+import pwd
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -49,6 +52,7 @@ WORK = {
     ),
     "empty": ({}, 0),
 }
+MADE_BY_HAND = {"forged", "linked", "locked"}  # the wrong student's folders in inbound/ (_attack)
 
 
 # The instructor's steps after the students submit, as docs/instructors.md gives them (a test checks it).
@@ -113,8 +117,12 @@ def _teach(room):
             user.save_notebook(path, _fill(user.read_notebook(path), codes))
         seen.setdefault("submitted", {})[kind] = user.assignment_action("submit", COURSE_ID, ASSIGNMENT)
 
-    seen["attacks"] = _attack(room, users["wrong"], people)
-    seen["inbound"] = os.listdir(Path(room["state"]) / "exchange" / COURSE_ID / "inbound")
+    inbound = Path(room["state"]) / "exchange" / COURSE_ID / "inbound"
+    (theirs,) = [name for name in os.listdir(inbound) if name.startswith(f"{people['right']}+")]  # as root
+    seen["attacks"] = _attack(room, users["wrong"], people, inbound / theirs)
+    seen["inbound"] = {
+        str(path.relative_to(inbound)): _owner_group_mode(path) for path in [inbound, *inbound.rglob("*")]
+    }
 
     course = Path(room["course_dir"])
     ran = {command[1]: classroom.grader_command(room, *command) for command in INSTRUCTOR_STEPS}
@@ -133,13 +141,22 @@ def _teach(room):
     return seen
 
 
-def _attack(room, user, people):
-    """From the wrong student's own kernel: read others' work, the answers, the gradebook; submit as another."""
+def _owner_group_mode(path):
+    info = path.lstat()
+    return pwd.getpwuid(info.st_uid).pw_name, grp.getgrgid(info.st_gid).gr_name, stat.filemode(info.st_mode)
+
+
+def _attack(room, user, people, submission):
+    """From the wrong student's own kernel: read others' work, the answers, the gradebook; submit as another.
+    The right student's submission in inbound/ is named by its exact path, as if its random name had leaked."""
     course, exchange = Path(room["course_dir"]), Path(room["state"]) / "exchange" / COURSE_ID
     other_home = Path(room["state"]) / "home" / people["right"]
     targets = {
         "another student's notebooks": other_home / ASSIGNMENT / f"{SOFTMAX}.ipynb",
         "the exchange's inbound folder": exchange / "inbound",
+        "another student's submission, by its exact path": submission,
+        "a notebook in another student's submission": submission / f"{SOFTMAX}.ipynb",
+        "the secret of another student's submission": submission / "submission_secret.txt",
         "the instructor's source/": course / "source" / ASSIGNMENT / f"{SOFTMAX}.ipynb",
         "the gradebook": course / "gradebook.db",
         "the collected submissions": course / "submitted",
@@ -157,6 +174,19 @@ def _attack(room, user, people):
     results["forge"] = kernel.run(
         f"import os, shutil\nshutil.copytree(os.path.expanduser('~/{ASSIGNMENT}'), {str(forged)!r})\nprint('written')"
     )
+    # Their own, newer: 02 a link to the solution in the grader's source/ (the grader can read it), or unreadable.
+    own = exchange / "inbound" / f"{people['wrong']}+{ASSIGNMENT}+2099-01-0"
+    solution = course / "source" / ASSIGNMENT / f"{SOFTMAX}.ipynb"
+    results["link"] = kernel.run(
+        f"import os, shutil\nd = {str(own) + '2 00:00:00.000000 UTC+linked'!r}\n"
+        f"shutil.copytree(os.path.expanduser('~/{ASSIGNMENT}'), d)\nos.remove(d + '/{SOFTMAX}.ipynb')\n"
+        f"os.symlink({str(solution)!r}, d + '/{SOFTMAX}.ipynb')\nprint('written')"
+    )
+    results["lock"] = kernel.run(
+        f"import os, shutil\nd = {str(own) + '3 00:00:00.000000 UTC+locked'!r}\n"
+        f"shutil.copytree(os.path.expanduser('~/{ASSIGNMENT}'), d)\nos.chmod(d, 0o700)\nprint('written')"
+    )
+    results["move"] = kernel.run(f"import os\nos.rename({str(submission)!r}, {str(submission) + '-moved'!r})")
     kernel.shut_down()
     return results
 
@@ -243,6 +273,9 @@ def test_every_student_submitted(term):
     [
         "another student's notebooks",
         "the exchange's inbound folder",
+        "another student's submission, by its exact path",
+        "a notebook in another student's submission",
+        "the secret of another student's submission",
         "the instructor's source/",
         "the gradebook",
         "the collected submissions",
@@ -254,14 +287,23 @@ def test_a_student_cannot_read(term, what):
     assert status == "error" and error.startswith("PermissionError"), (what, printed)
 
 
-def test_submissions_are_hidden_by_names_nobody_can_guess(term):
-    """inbound/ cannot be listed (above); each submission's name ends in nbgrader's 9 random bytes."""
-    genuine = [name for name in term["inbound"] if not name.endswith("+forged")]
+def test_a_submission_is_readable_by_its_author_and_the_graders_only(term):
+    """inbound/: students write, cannot list; what they make there takes the graders' group (setgid).
+    PrivateSubmit makes every submission's folders 770 and its files 640: its author and the graders, no one else."""
+    room, seen = term["room"], term["inbound"]
+    assert seen.pop(".") == (room["grader"], room["graders_group"], "drwx-ws-wt")  # 3733
+    genuine = {path for path in seen if "/" not in path and path.rsplit("+")[-1] not in MADE_BY_HAND}
     assert len(genuine) == len(WORK)
     for name in genuine:
         student, assignment, _timestamp, random_part = name.split("+")
-        assert student in term["room"]["students"] and assignment == ASSIGNMENT
-        assert re.fullmatch(r"[A-Za-z0-9_-]{12}", random_part), "base64 of 9 random bytes: 72 bits"
+        assert student in room["students"] and assignment == ASSIGNMENT
+        assert re.fullmatch(r"[A-Za-z0-9_-]{12}", random_part), "nbgrader's 9 random bytes, still there"
+        inside = {path: how for path, how in seen.items() if path == name or path.startswith(f"{name}/")}
+        assert f"{name}/{SOFTMAX}.ipynb" in inside and f"{name}/submission_secret.txt" in inside
+        for path, how in inside.items():
+            assert how in {(student, room["graders_group"], mode) for mode in ("drwxrwx---", "-rw-r-----")}, (
+                path
+            )
 
 
 def test_a_submission_in_another_students_name_is_not_collected(term):
@@ -271,6 +313,22 @@ def test_a_submission_in_another_students_name_is_not_collected(term):
     assert term["grades"][right] == WORK["right"][1], (
         "the forged, worse work did not replace the student's own"
     )
+
+
+def test_a_student_cannot_move_another_students_submission(term):
+    status, _, error = term["attacks"]["move"]
+    assert status == "error" and error.startswith("PermissionError"), "inbound/ is sticky"
+
+
+def test_a_submission_that_links_elsewhere_or_cannot_be_read_is_not_collected(term):
+    """The wrong student's own folders, newer than their submission: 02 a link to the grader's solution (nbgrader
+    would copy the solution, with the grader's rights, and send it back as feedback), or a folder made 700."""
+    assert term["attacks"]["link"][0] == term["attacks"]["lock"][0] == "ok"
+    errors = [line for line in term["collect"].stderr.splitlines() if "Not collected" in line]
+    assert any("+linked" in line and "a link" in line for line in errors), errors
+    assert any("+locked" in line and "cannot be read" in line for line in errors), errors
+    wrong = term["room"]["students"][1]
+    assert term["grades"][wrong] == WORK["wrong"][1], "their own submission, not the solution"
 
 
 def test_grades_are_what_each_submission_earns(term):
@@ -355,6 +413,25 @@ def test_in_a_browser_an_instructor_opens_formgrader_from_the_hub(term, browser)
         f"three submissions collected: {cells}"
     )
     assert f"/services/{COURSE_ID}/lab" in grading.url, "the course service's JupyterLab, through the hub"
+
+
+def test_a_student_does_not_submit_into_an_inbound_where_other_students_could_read_it(tmp_path):
+    """PrivateSubmit's precondition: inbound/ hands its group to what is made in it (setgid), and that group is
+    not one of the student's own (a group of all students, say), or the submission is refused."""
+    from helpers.exchange_submit import inbound_is_private
+
+    inbound = tmp_path / "inbound"
+    inbound.mkdir()
+    mine = {os.getegid(), *os.getgroups()}
+    graders = next(group.gr_gid for group in grp.getgrall() if group.gr_gid not in mine)
+    os.chown(inbound, -1, graders)
+    inbound.chmod(0o2733)
+    assert inbound_is_private(inbound)
+    inbound.chmod(0o733)
+    assert not inbound_is_private(inbound), "no setgid: a submission would keep its author's own group"
+    os.chown(inbound, -1, os.getegid())
+    inbound.chmod(0o2733)
+    assert not inbound_is_private(inbound), "a group the student is in"
 
 
 def test_a_class_left_behind_by_an_interrupted_run_is_removed_by_the_next(tmp_path, monkeypatch):
