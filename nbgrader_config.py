@@ -28,10 +28,12 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A cell that hangs is stopped, not waited on for ever: the course's slowest cell takes under 2 s.
 c.Execute.timeout = 15
 
-# Submissions are untrusted code. nbgrader's Execute step is replaced by helpers.grading.grader.TrustedExecute:
-# the kernel runs sandboxed (bubblewrap + prlimit, see helpers/grading/sandbox.py), a notebook gets 300 s and a
-# cell 100,000 characters of output, and every test cell's verdict is computed again outside the kernel, where
-# the submission cannot rewrite numpy, builtins or the checks. The other steps are nbgrader's defaults.
+# Submissions are untrusted code, and the kernel that runs them is the student's. nbgrader's Execute step is
+# replaced by helpers.grading.grader.TrustedExecute: the kernel runs in an allow-list sandbox (bubblewrap + prlimit,
+# helpers/grading/sandbox.py: the student package alone, no course files), a notebook gets 300 s and a cell
+# 100,000 characters of output, hidden tests never enter the kernel, and every test cell's verdict is computed
+# in the grader's process, where the submission cannot rewrite numpy, builtins or the checks. The other steps
+# are nbgrader's defaults.
 c.Autograde.autograde_preprocessors = [
     "helpers.grading.grader.TrustedExecute",
     IgnorePattern,
@@ -42,9 +44,14 @@ c.Autograde.autograde_preprocessors = [
     CheckCellMetadata,
 ]
 
-# Feedback shows each failed test's message (the same hint the student saw), but not the code of hidden tests:
-# plain nbgrader prints it, and students would copy it.
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+# Feedback shows each failed test's message (the same hint the student saw), but not the code of hidden tests
+# (plain nbgrader prints it, and students would copy it) nor the grader's notes for the instructor.
+c.GenerateFeedback.preprocessors = [
+    GetGrades,
+    ClearHiddenTests,
+    "helpers.grading.feedback.DropInstructorNotes",
+    CSSHTMLHeaderPreprocessor,
+]
 
 # nbgrader collect (a class on JupyterHub, deploy/): a submission counts only if the account that made it is the
 # student it names. nbgrader's own collect only warns about a folder handed in under someone else's name.

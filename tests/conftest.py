@@ -124,6 +124,31 @@ def make_course(dest):
     return dest
 
 
+def make_clone_course(dest):
+    """A course directory as an instructor who cloned the repository has it: outside /tmp (grading kernels have a
+    /tmp of their own), with the tests beside the course's files and all of it committed to git, so that the
+    history holds source/ (every solution and the quiz key)."""
+    make_course(dest)
+    shutil.copytree(ROOT / "tests", dest / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    git = ["git", "-c", "user.name=instructor", "-c", "user.email=instructor@example.org"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "the course"]):
+        subprocess.run([*git, *command], cwd=dest, check=True, capture_output=True)
+    return dest
+
+
+@contextlib.contextmanager
+def course_outside_tmp():
+    """A folder for test courses under the repository (removed afterwards, unless KEEP_TEST_COURSES is set)."""
+    (ROOT / ".test-courses").mkdir(exist_ok=True)
+    folder = ROOT / ".test-courses" / secrets.token_hex(8)
+    folder.mkdir()
+    try:
+        yield folder
+    finally:
+        if not os.environ.get("KEEP_TEST_COURSES"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def fresh_course(tmp_path_factory):
     return make_course(tmp_path_factory.mktemp("course"))

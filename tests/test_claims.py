@@ -135,7 +135,7 @@ def test_06_the_loop_grows_like_n_squared_and_the_gap_is_not_extra_cores():
 
     prose = _prose(NB06)
     assert "double $n$ and it takes about four times as long" in prose
-    assert "The matrix product's line is nearly flat for short sequences" in prose
+    assert "The matrix product's line grows far more slowly than $n^2$ for short sequences" in prose
     assert "held to one core it is still hundreds of times faster than the loop at $n = 256$" in prose
     (timing,) = [
         "".join(c["source"]) for c in _cells(NB06) if "compare_loop_and_matmul(" in "".join(c["source"])
@@ -148,7 +148,8 @@ def test_06_the_loop_grows_like_n_squared_and_the_gap_is_not_extra_cores():
     slope = np.polyfit(np.log(sizes), np.log(loop), 1)[0]
     assert 1.6 < slope < 2.4, (slope, loop)
     small = time_scores(scores_at_once, [16, 64], repeat=20)
-    assert small[1] / small[0] < 4, f"n x4 costs far less than n^2 (x16): {small}"
+    # n x4 is x16 for n^2; measured x3.3 on OpenBLAS's SkylakeX kernel, x5.2 on its generic (Prescott) one.
+    assert small[1] / small[0] < 8, f"n x4 costs far less than n^2 (x16): {small}"
     with threadpool_limits(limits=1, user_api="blas"):
         one_core = loop[-1] / time_scores(scores_at_once, [256])[0]
     assert one_core > 100, f"the gap is Python's overhead, not extra cores: x{one_core:.0f} on one core"

@@ -68,6 +68,18 @@ def test_the_wheel_holds_the_student_package_and_its_data_only(release):
     assert "License-Expression: MIT" in metadata
 
 
+def test_a_grading_kernel_gets_the_student_package_the_class_gets(release):
+    # The grading sandbox copies the student package out of the course (helpers/grading/sandbox.py): the same
+    # files as the wheel, no more.
+    from helpers.grading import sandbox
+
+    names = zipfile.ZipFile(release["wheel"]).namelist()
+    in_wheel = {n.removeprefix("helpers/") for n in names if n.startswith("helpers/")}
+    assert {str(p) for p in sandbox.student_package_files()} == in_wheel
+    copied = sandbox.student_package()
+    assert sorted(str(p.relative_to(copied)) for p in copied.rglob("*") if p.is_file()) == sorted(in_wheel)
+
+
 def test_the_released_notebooks_run_on_the_students_own_functions(release):
     # A student finishes 02 (their softmax passes its check), then runs 03, whose softmax is now theirs.
     folder = release["folder"]

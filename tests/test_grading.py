@@ -21,7 +21,8 @@ from conftest import (
     NBGRADER,
     NOTEBOOKS,
     QUIZ_KEY,
-    make_course,
+    course_outside_tmp,
+    make_clone_course,
     nbgrader,
     nbgrader_meta,
     quiz_cell,
@@ -73,20 +74,29 @@ QUIZ = "08_end_of_lesson_check"
 
 
 def _cheaters():
-    """{student id: {notebook: {grade_id: code}}}: one student per way of using the course's solution, each
-    submitting notebooks 01-06 with that way for every graded function (the paster pastes only code long enough
-    to tell from honest work, and writes the rest honestly)."""
-    cheaters = {}
-    for variant in cheats.VARIANTS:
+    """{student id: {notebook: {grade_id: code}}}: one student per way of using the course's solution, a paster,
+    a replayer of the visible cases, three attacks on the grading itself, and three honest students, each
+    submitting notebooks 01-06 (the honest rest of a notebook is the reference)."""
+
+    def every_function(code_of):
         notebooks = {}
         for function in MISTAKES:
-            code = cheats.variants(function).get(variant)
+            code = code_of(function)
             if code:
                 notebooks.setdefault(NOTEBOOK_OF[function], {})[function] = code
         for notebook, codes in notebooks.items():
             honest = {f: REFERENCE[f] for f in REFERENCE if NOTEBOOK_OF[f] == notebook and f not in codes}
             notebooks[notebook] = {**honest, **codes}
-        cheaters[f"cheat-{variant}"] = notebooks
+        return notebooks
+
+    cheaters = {f"cheat-{v}": every_function(lambda f, v=v: cheats.variants(f).get(v)) for v in cheats.USING}
+    cheaters["cheat-pasted"] = every_function(cheats.pasted)
+    cheaters["cheat-replayed"] = every_function(cheats.replayed)
+    cheaters["cheat-quiz-hook"] = {QUIZ: {"quiz_answers": cheats.QUIZ_HOOK}}
+    cheaters["cheat-probe"] = {"01_queries_keys_values": {"similarity_scores": cheats.PATCHED_PROBE}}
+    cheaters["cheat-reads-everything"] = {"02_softmax": {"softmax": cheats.READ_EVERYTHING}}
+    for variant in ("textbook", "own_names", "unusual"):
+        cheaters[f"honest-{variant}"] = every_function(lambda f, v=variant: cheats.honest(f).get(v))
     return cheaters
 
 
@@ -142,10 +152,15 @@ def _grades(course, students):
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """Grade every student with the parallel command, and a sample again with plain nbgrader, side by side.
-    Returns {student: {notebook: {grade_id: (score, max, output text)}}} plus a few "_" entries."""
-    course = make_course(tmp_path_factory.mktemp("grading") / "parallel")
+def graded():
+    """Grade every student with the parallel command, and a sample again with plain nbgrader, side by side, in
+    courses that are git clones outside /tmp. Returns {student: {notebook: {grade_id: (score, max, output
+    text)}}} plus a few "_" entries."""
+    with course_outside_tmp() as folder:
+        yield _grade_everyone(make_clone_course(folder / "parallel"))
+
+
+def _grade_everyone(course):
     serial = course.parent / "serial"
     shutil.copytree(course, serial)
     release = course / "notebooks" / ASSIGNMENT
@@ -276,41 +291,105 @@ def test_parallel_autograde_reports_progress_and_a_summary(graded):
     assert table and all(line.split()[0].startswith("cheat-") for line in table if line.strip()), table
 
 
+def _function_points(graded, student, functions=MISTAKES):
+    got = most = 0
+    for grades in graded[student].values():
+        for grade_id, (score, max_score, _) in grades.items():
+            if grade_id.removeprefix("test_").removesuffix("_hidden") in functions:
+                got, most = got + score, most + max_score
+    return got, most
+
+
 @pytest.mark.parametrize(
     "function, variant",
-    [(f, v) for f in MISTAKES for v in cheats.VARIANTS if v in cheats.variants(f)],
+    [(f, v) for f in MISTAKES for v in cheats.USING if v in cheats.variants(f)],
     ids=lambda value: value,
 )
-def test_using_the_course_solution_scores_zero_and_says_why(graded, function, variant):
+def test_using_the_course_solution_earns_nothing(graded, function, variant):
     grades = graded[f"cheat-{variant}"][NOTEBOOK_OF[function]]
     for grade_id in (f"test_{function}", f"test_{function}_hidden"):
         score, _, output = grades[grade_id]
         assert score == 0, f"{grade_id}\n{output}"
-        assert "Uses the course's solution" in output and f"{function} scores zero" in output, output
+        assert "failed" in output or "Error" in output, output  # the check says what happened
     summary = graded["_run"].stdout
-    assert f"uses the course's solution: {function}:" in summary
-    if variant == "hidden_in_strings":  # nothing in its text gives it away: the call in the kernel does
-        assert "runs the course's" in output
+    if variant not in ("hidden_in_strings", "recompiled"):  # the text shows these: the instructor is told
+        assert f"copy evidence: {function}:" in summary
 
 
-def test_every_function_meets_at_least_five_ways_of_cheating():
+def test_the_grading_kernel_holds_no_answer(graded):
+    # The course's reference read and run while graded (issue 17's first attack), and the grader's requests
+    # answered by a replaced handler: neither finds the solutions, so neither earns a point.
+    assert _function_points(graded, "cheat-recompiled")[0] == 0
+    assert _function_points(graded, "cheat-probe", {"similarity_scores"})[0] == 0
+
+
+def test_a_replay_of_the_visible_cases_earns_at_most_a_quarter_and_is_named(graded):
+    got, most = _function_points(graded, "cheat-replayed")
+    assert most == 48 and got <= most / 4, (got, most)
+    summary = graded["_run"].stdout
+    line = next(line for line in summary.splitlines() if " cheat-replayed " in line and "visible" in line)
+    assert "passes every visible test and fails every hidden one" in line
+
+
+def test_a_hook_that_reads_the_tests_scores_no_more_than_its_answers(graded):
+    grades = graded["cheat-quiz-hook"][QUIZ]
+    assert sum(s for s, _, _ in grades.values()) == QUIZ_KEY.count("A")
+
+
+def test_a_paste_earns_its_marks_and_is_reported_for_a_person(graded):
+    got, most = _function_points(graded, "cheat-pasted")
+    assert got == most, "correct code is never zeroed on a similarity"
+    summary = graded["_run"].stdout
+    lines = "\n".join(line for line in summary.splitlines() if line.split()[:1] == ["cheat-pasted"])
     for function in MISTAKES:
-        assert len(cheats.variants(function)) >= 5, function
-
-
-def test_feedback_says_why_a_function_scored_zero(graded):
+        reported = f"copy evidence: {function}:" in lines
+        assert reported == cheats.paste_is_evidence(function), function
     course = graded["_course"]
-    nbgrader(course, "generate_feedback", ASSIGNMENT, "--student", "cheat-imported")
-    html = (course / "feedback" / "cheat-imported" / ASSIGNMENT / "02_softmax.html").read_text()
-    assert "softmax scores zero" in html and "imported from the course" in html
+    note = (course / "autograded" / "cheat-pasted" / ASSIGNMENT / "05_multi_head_attention.ipynb").read_text()
+    assert "For the instructor" in note and "multi_head_attention" in note
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID) as gb:
+        flagged = gb.find_submission_notebook("05_multi_head_attention", ASSIGNMENT, "cheat-pasted").flagged
+        honest = gb.find_submission_notebook("05_multi_head_attention", ASSIGNMENT, "reference").flagged
+    assert flagged and not honest, "formgrader lists the notebook as flagged"
+    nbgrader(course, "generate_feedback", ASSIGNMENT, "--student", "cheat-pasted")
+    html = (course / "feedback" / "cheat-pasted" / ASSIGNMENT / "05_multi_head_attention.html").read_text()
+    assert "For the instructor" not in html, "the student's feedback does not accuse"
 
 
-def test_honest_work_beside_a_paste_keeps_its_marks(graded):
-    for notebook, codes in CHEATERS["cheat-pasted"].items():
-        for grade_id, (score, max_score, output) in graded["cheat-pasted"][notebook].items():
-            function = grade_id.removeprefix("test_").removesuffix("_hidden")
-            if function in MISTAKES and codes[function] == REFERENCE[function]:
-                assert score == max_score, f"{grade_id}\n{output}"
+@pytest.mark.parametrize("variant", ["textbook", "own_names", "unusual"])
+def test_honest_work_earns_full_marks_and_no_report(graded, variant):
+    student = f"honest-{variant}"
+    for grades in graded[student].values():
+        for grade_id, (score, max_score, output) in grades.items():
+            assert score == max_score, f"{grade_id}\n{output}"
+    assert f" {student} " not in graded["_run"].stdout.split("Could not be graded", 1)[-1]
+
+
+def test_what_a_kernel_can_read_never_reaches_the_feedback(graded):
+    course = graded["_course"]
+    student = "cheat-reads-everything"
+    graded_nb = (course / "autograded" / student / ASSIGNMENT / "02_softmax.ipynb").read_text()
+    printed = "".join(
+        o.get("text", "") for c in nbformat.reads(graded_nb, as_version=4).cells for o in c.get("outputs", [])
+    )
+    assert "READ " in printed and "IMPORTED" not in printed, "it ran, and found no grading module"
+    assert f"READ {course}/" not in printed.replace(f"READ {course}/autograded/{student}/", ""), (
+        "of the course directory (a git clone: .git/, tests/, source/), only its own folder"
+    )
+    nbgrader(course, "generate_feedback", ASSIGNMENT, "--student", student)
+    html = (course / "feedback" / student / ASSIGNMENT / "02_softmax.html").read_text()
+    secrets = ["BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "grade_quiz_answer", "def scaled_dot_product_attention",
+               "shifted = x - np.max", "The query is what a position is looking for", "gradebook.db"]  # fmt: skip
+    for secret in secrets:
+        assert secret not in html and secret not in printed, secret
+    for folder in ("autograded", "feedback"):
+        assert not list((course / folder / student).rglob("stolen.txt")), f"a kernel's file reached {folder}/"
+    assert grades_of(graded, student, "02_softmax") == (4, 4), "the function itself is honest and right"
+
+
+def grades_of(graded, student, notebook):
+    grades = graded[student][notebook]
+    return sum(s for s, _, _ in grades.values()), sum(m for _, m, _ in grades.values())
 
 
 def test_no_honest_student_is_flagged(graded):

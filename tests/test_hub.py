@@ -44,7 +44,7 @@ WRONG_HINT = "np.exp overflowed"  # the start of that mistake's hint (helpers/gr
 WORK = {
     "right": (
         {SOFTMAX: {"softmax": REFERENCE["softmax"]}, QUIZ: {"quiz_answers": quiz_cell(QUIZ_KEY)}},
-        3 + 15,
+        4 + 15,
     ),
     "wrong": (
         {SOFTMAX: {"softmax": WRONG_SOFTMAX}, QUIZ: {"quiz_answers": quiz_cell("A" * 15)}},

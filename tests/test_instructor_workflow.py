@@ -53,7 +53,7 @@ def _class(release):
     for i in range(6):  # complete work: softmax and the whole quiz right
         files[f"strong-{i}_{SOFTMAX}.ipynb"] = _notebook(release, SOFTMAX, {"softmax": right})
         files[f"strong-{i}_{QUIZ}.ipynb"] = _notebook(release, QUIZ, {"quiz_answers": quiz_cell(QUIZ_KEY)})
-        expected[f"strong-{i}"] = 3 + 15
+        expected[f"strong-{i}"] = 4 + 15
     files[f"strong-0_{WRITTEN}.ipynb"] = _notebook(
         release,
         WRITTEN,
@@ -156,7 +156,7 @@ def test_grades_are_right_for_everyone(taught):
     for student, points in expected.items():
         manual = 2 if student == "strong-0" else 0
         assert float(rows[student]["raw_score"]) == points + manual, student
-        assert float(rows[student]["max_score"]) == 45
+        assert float(rows[student]["max_score"]) == 65
 
 
 def test_feedback_for_every_graded_notebook_with_the_hints(taught):

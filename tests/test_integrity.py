@@ -1,6 +1,9 @@
-"""helpers.grading.integrity on the text of submissions: every way of using the course's solution that can be
-seen in the text is seen, honest work (every correct and every wrong implementation the tests know) is not
-flagged, and a copy is told from honest work only where the code is long enough to tell."""
+"""helpers.grading.integrity on the text of submissions: copy evidence for the instructor, never for honest work.
+
+Every correct and wrong implementation the tests know, the textbook forms the notebooks teach, the same code in
+a student's own names and unusual but right code carry no evidence; a verbatim paste of the published solution
+does where its text gives it away, and so does every way of using the course's solution that the text shows.
+"""
 
 import cheats
 import nbformat
@@ -11,43 +14,76 @@ from mistakes import MISTAKES, NOTEBOOK_OF, REFERENCE
 from helpers.grading import integrity
 
 
-def _findings(function, code):
+def _evidence(function, code):
     nb = submission(RELEASE, NOTEBOOK_OF[function], {function: code})
-    return integrity.static_findings(nb, function, SOURCE)
+    return integrity.copy_evidence(nb, function, SOURCE)
 
 
 @pytest.mark.parametrize("function", list(MISTAKES))
-def test_honest_work_is_not_flagged(function):
-    assert _findings(function, REFERENCE[function]) is None
+def test_honest_work_carries_no_evidence(function):
+    assert _evidence(function, REFERENCE[function]) is None
     for mistake, (code, _) in MISTAKES[function].items():
-        assert _findings(function, code) is None, mistake
+        assert _evidence(function, code) is None, mistake
+    for variant, code in cheats.honest(function).items():
+        assert _evidence(function, code) is None, (variant, code)
 
 
 @pytest.mark.parametrize(
     "function, variant",
-    [(f, v) for f in MISTAKES for v in cheats.variants(f) if v != "hidden_in_strings"],
+    [(f, v) for f in MISTAKES for v in cheats.variants(f) if v not in ("hidden_in_strings", "recompiled")],
     ids=lambda value: value,
 )
 def test_what_the_text_shows_is_seen(function, variant):
-    code = cheats.variants(function)[variant]
-    assert _findings(function, code), code
+    assert _evidence(function, cheats.variants(function)[variant])
 
 
 @pytest.mark.parametrize("function", list(MISTAKES))
-def test_what_only_running_shows_is_left_to_the_kernel(function):
-    # The grader asks the kernel what calling the function runs (tests/test_grading.py grades this variant).
-    assert _findings(function, cheats.hidden_in_strings(function)) is None
+def test_a_verbatim_paste_is_reported_where_its_text_shows(function):
+    evidence = _evidence(function, cheats.pasted(function))
+    assert bool(evidence) == cheats.paste_is_evidence(function), evidence
+    if evidence:
+        assert function in evidence and ("shares" in evidence or "names included" in evidence)
 
 
-def test_short_solutions_are_not_called_copies():
-    # One natural form, written by honest students too: `return np.tril(np.ones((n, n), dtype=bool))`.
-    master = cheats._master_solution("causal_mask")
-    assert _findings("causal_mask", master) is None
-    assert integrity.normalised(integrity._defs(master, "causal_mask")[0])[1] < integrity.DISTINCTIVE_NODES
+def test_some_pastes_show_and_the_textbook_forms_do_not():
+    showing = {f for f in MISTAKES if cheats.paste_is_evidence(f)}
+    assert {"multi_head_attention", "max_path_length"} <= showing
+    # The forms notebooks 03 and 04 teach are written name for name by honest students: never evidence.
+    assert not {"scaled_dot_product_attention", "positional_encoding", "softmax"} & showing
 
 
-def test_the_given_imports_of_later_notebooks_are_not_a_flag():
+@pytest.mark.parametrize(
+    "code, dynamic",
+    [
+        ("eval('1')", True),
+        ("exec('x = 1')", True),
+        ("compile('1', 'f', 'eval')", True),
+        ("__import__('os')", True),
+        ("builtins.eval('1')", True),
+        ("importlib.import_module('os')", True),
+        ("import_module('os')", True),
+        ("re.compile('x')", False),
+        ("model.eval()", False),
+        ("torch.compile(model)", False),
+        ("reload(x)", False),  # not importlib's
+    ],
+)
+def test_dynamic_code_is_the_builtins_and_importlibs_only(code, dynamic):
+    imports = "import builtins\nimport importlib\nfrom importlib import import_module\n"
+    body = f"{imports}\ndef softmax(x, axis=-1):\n    {code}\n    return x"
+    found = _evidence("softmax", body)
+    assert bool(found) == dynamic, found
+    if dynamic:
+        assert "code built at run time" in found
+
+
+def test_a_shadowed_builtin_is_not_dynamic_code():
+    body = "def eval(x):\n    return x\n\n\ndef softmax(x, axis=-1):\n    return eval(x)"
+    assert _evidence("softmax", body) is None
+
+
+def test_the_given_imports_of_later_notebooks_are_not_evidence():
     # Notebook 04 imports scaled_dot_product_attention from notebook 03 for its students to use.
     nb = nbformat.read(RELEASE / "04_self_attention_and_causal_masks.ipynb", as_version=4)
     assert "from helpers.earlier import scaled_dot_product_attention" in "".join(c.source for c in nb.cells)
-    assert _findings("self_attention", REFERENCE["self_attention"]) is None
+    assert _evidence("self_attention", REFERENCE["self_attention"]) is None

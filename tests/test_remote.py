@@ -7,12 +7,13 @@ import json
 import numpy as np
 import pytest
 
+from helpers import wire
 from helpers.grading import remote
 
 
 def _through_kernel(namespace):
     """An `ask` that sends each request through the kernel's handler, encoded both ways as on the wire."""
-    return lambda request: remote.decode(remote.handle(remote.encode(request), namespace))
+    return lambda request: remote.decode(wire.handle(remote.encode(request), namespace))
 
 
 @pytest.mark.parametrize(

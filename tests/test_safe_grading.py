@@ -1,6 +1,6 @@
 """Hostile and broken submissions, graded for real: by the parallel command, and a few by plain nbgrader.
 
-Every submission here answers notebook 02 (softmax, 3 points) and then attacks the grader. Each must earn what
+Every submission here answers notebook 02 (softmax, 4 points) and then attacks the grader. Each must earn what
 its answer is worth (nothing, for a wrong softmax), be graded without stopping the run, change no file outside
 its own folder and no one else's grade. The course lives under the repository, not under /tmp, because the
 sandbox gives kernels a private /tmp: a course there would be hidden from them whatever the sandbox hid.
@@ -26,6 +26,7 @@ from conftest import (
     NBGRADER,
     ROOT,
     delete_test_cells,
+    make_clone_course,
     make_course,
     nbgrader_meta,
     submission,
@@ -40,6 +41,7 @@ RIGHT = REFERENCE["softmax"]
 WRONG = MISTAKES["softmax"]["no_max_subtraction"][0]  # right on small scores, nan on large ones
 CANARY = f"attention-canary-{uuid.uuid4().hex}"  # a file name no one else uses
 ROGUE_TMP, ROGUE_HOME = Path("/tmp") / CANARY, Path.home() / CANARY
+HOME_SECRET = Path.home() / f"{CANARY}-secret"  # a file of the grader's home, made for the test
 
 
 def _tests_edited(nb):
@@ -53,12 +55,58 @@ def _ids_duplicated(nb):
         cell.id = "same"
 
 
+# Walks the kernel's whole file system: each file it can read, and whether each probe exists. The Python
+# installations and /usr are only listed at their top (they are on the allow-list, and large).
+WALK = """
+import os, sys
+skip = tuple(os.path.realpath(p) for p in ("/usr", "/proc", "/dev", sys.prefix, sys.base_prefix))
+for folder, subfolders, files in os.walk("/"):
+    if os.path.realpath(folder).startswith(skip):
+        subfolders.clear()
+        continue
+    for name in files:
+        path = os.path.join(folder, name)
+        try:
+            open(path, "rb").close()
+            note("readable " + path)
+        except OSError:
+            pass
+for path in {probes!r}:
+    note(("probe found " if os.path.exists(path) else "probe absent ") + path)
+note("top " + " ".join(sorted(os.listdir("/"))))
+"""
+
+
+def _probes(course):
+    """What a grading kernel must not find: the clone's history, tests and masters, the solutions, the
+    instructor's files, every student's downloads, the grading key, the home folder."""
+    return [
+        ROOT / ".git",
+        ROOT / "tests" / "loop_reference.py",
+        ROOT / "source",
+        ROOT / "helpers" / "grading" / "reference.py",
+        ROOT / "helpers" / "grading",
+        ROOT / "Makefile",
+        course / "source",
+        course / "gradebook.db",
+        course / ".grading-key",
+        course / "downloaded",
+        course / "submitted",
+        course / "nbgrader_config.py",
+        course / ".git",
+        course / "tests" / "loop_reference.py",
+        HOME_SECRET,
+        Path("/home"),
+    ]
+
+
 def _attacks(course, port):
     """{student: (softmax cell, change to the notebook or None, points it must earn)}."""
     root = course.resolve()
-    record = "\ndef note(text):\n    open('leak.txt', 'a').write(text + '\\n')\n"
+    # What a kernel finds, it prints: its output is all that leaves it (files it writes are thrown away).
+    record = "\ndef note(text):\n    print('LEAK ' + text)\n    open('leak.txt', 'a').write(text + '\\n')\n"
     return {
-        "victim": (RIGHT, None, 3),  # a good student graded alongside the attackers
+        "victim": (RIGHT, None, 4),  # a good student graded alongside the attackers
         "loops-forever": ("while True:\n    pass", None, 0),
         "exits": ("import os\nos._exit(0)", None, 0),
         "prints-gigabytes": ("while True:\n    print('x' * 1_000_000)", None, 0),
@@ -133,8 +181,9 @@ def _attacks(course, port):
             0,
         ),
         "deleted-tests": (WRONG, delete_test_cells, 0),  # restored from source/ by nbgrader
+        "walks-the-machine": (WRONG + record + WALK.format(probes=[str(p) for p in _probes(root)]), None, 0),
         "edited-tests": (WRONG, _tests_edited, 0),
-        "duplicate-ids": (RIGHT, _ids_duplicated, 3),  # repaired by nbgrader: a right answer keeps its points
+        "duplicate-ids": (RIGHT, _ids_duplicated, 4),  # repaired by nbgrader: a right answer keeps its points
     }
 
 
@@ -157,7 +206,7 @@ def _private_files(course):
 def attacked():
     (ROOT / ".test-courses").mkdir(exist_ok=True)
     base = Path(sandbox_dir := (ROOT / ".test-courses" / uuid.uuid4().hex))
-    course, plain = make_course(base / "course"), make_course(base / "plain")
+    course, plain = make_clone_course(base / "course"), make_course(base / "plain")
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(0.5)
     connections = []
@@ -196,7 +245,11 @@ def attacked():
     (broken / "misnamed" / ASSIGNMENT / "softmax.ipynb").write_text(
         nbformat.writes(submission(release, SOFTMAX, {"softmax": RIGHT}))
     )
+    downloads = course / "downloaded" / ASSIGNMENT / "archive"  # every student's files, as an LMS gives them
+    downloads.mkdir(parents=True)
+    (downloads / f"victim_{SOFTMAX}.ipynb").write_text(nbformat.writes(submission(release, SOFTMAX)))
     before = _private_files(course)
+    HOME_SECRET.write_text("the grader's own file")
 
     start = time.monotonic()
     parallel = subprocess.Popen(
@@ -232,12 +285,15 @@ def attacked():
         "unchanged": before == _private_files(course),
     }
     server.close()
+    HOME_SECRET.unlink(missing_ok=True)
     if not os.environ.get("KEEP_TEST_COURSES"):
         shutil.rmtree(sandbox_dir, ignore_errors=True)
 
 
 def _leak(attacked, student):
-    return (attacked["course"] / "autograded" / student / ASSIGNMENT / "leak.txt").read_text()
+    graded = nbformat.read(attacked["course"] / "autograded" / student / ASSIGNMENT / f"{SOFTMAX}.ipynb", 4)
+    text = "".join(o.get("text", "") for c in graded.cells for o in c.get("outputs", []))
+    return "\n".join(line.removeprefix("LEAK ") for line in text.splitlines() if line.startswith("LEAK "))
 
 
 @pytest.mark.parametrize("student", list(_attacks(Path("."), 0)))
@@ -246,7 +302,7 @@ def test_an_attack_earns_nothing_it_did_not_answer(attacked, student):
 
 
 def test_the_good_student_beside_them_keeps_full_marks(attacked):
-    assert attacked["scores"]["course", "victim"] == 3
+    assert attacked["scores"]["course", "victim"] == 4
 
 
 @pytest.mark.parametrize("student", PLAIN)
@@ -282,7 +338,7 @@ def test_broken_submissions_are_graded_zero_with_a_reason(attacked):
     for student, reason in BROKEN.items():
         assert attacked["scores"]["course", student] == 0
         assert any(student in line and reason in line for line in table.splitlines()), (student, table)
-    assert attacked["scores"]["exits-01"] == 4, "the student's other notebook is still graded"
+    assert attacked["scores"]["exits-01"] == 8, "the student's other notebook is still graded"
 
 
 def test_runaway_notebooks_are_stopped_in_bounded_time(attacked):
@@ -319,11 +375,41 @@ def test_nothing_outside_the_submission_can_be_written(attacked):
         assert "pwned" not in target.read_text(), target
     assert not ROGUE_TMP.exists() and not ROGUE_HOME.exists()
     assert attacked["unchanged"], "source/, submitted/, notebooks/ and the config are as they were"
-    assert attacked["scores"]["course", "victim"] == 3
+    assert attacked["scores"]["course", "victim"] == 4
     assert "wrote the gradebook" not in _leak(attacked, "writes-gradebook")
     if not str(course.resolve()).startswith("/tmp/"):  # where the course is visible, the writes are refused
         lines = _leak(attacked, "writes-elsewhere").splitlines()
         assert all("blocked" in line for line in lines if not line.startswith(str(ROGUE_TMP))), lines
+
+
+def test_a_grading_kernel_reads_only_what_the_guide_lists(attacked):
+    course, student = attacked["course"], "walks-the-machine"
+    leak = _leak(attacked, student).splitlines()
+    probes = [line for line in leak if line.startswith("probe ")]
+    assert len(probes) == len(_probes(course)) and all(line.startswith("probe absent") for line in probes), (
+        probes
+    )
+    workdir = course.resolve() / "autograded" / student / ASSIGNMENT
+    allowed = [str(sandbox.HELPERS), str(workdir), "/tmp/", "/etc/passwd", "/etc/group", "/etc/fonts/",
+               "/etc/localtime"]  # fmt: skip
+    readable = [line.removeprefix("readable ") for line in leak if line.startswith("readable ")]
+    assert readable, "the walk ran"
+    assert [path for path in readable if not path.startswith(tuple(allowed))] == []
+    assert not any(path.startswith(str(sandbox.HELPERS / "grading")) for path in readable)
+    # Its own submission is there (a copy), and nothing of the course around it.
+    assert any(path.startswith(str(workdir)) for path in readable)
+    (top,) = [line.removeprefix("top ").split() for line in leak if line.startswith("top ")]
+    runtime = {Path(p).parts[1] for p in [sandbox.HELPERS, workdir, sys.prefix, sys.base_prefix]}
+    assert set(top) <= {"usr", "bin", "lib", "lib64", "sbin", "etc", "tmp", "dev", "proc"} | runtime, top
+    # The guide says what a kernel can read, item by item.
+    guide = " ".join((ROOT / "docs" / "instructors.md").read_text(encoding="utf-8").split())
+    for _path, what, _ in sandbox.readable([sys.executable], workdir="WORKDIR", shared_dir="SOCKETS"):
+        assert what in guide, what
+
+
+def test_files_a_kernel_writes_go_nowhere(attacked):
+    for folder in ("autograded", "submitted"):
+        assert not list((attacked["course"] / folder).rglob("leak.txt")), folder
 
 
 def test_no_network(attacked):

@@ -33,7 +33,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from helpers.grading import sandbox
 from helpers.grading.grader import TAMPERING
-from helpers.grading.integrity import SOLUTION_USED
+from helpers.grading.integrity import COPY_EVIDENCE
 
 # Ways a notebook's grading can fail, recognised in nbgrader's log, and what to tell the instructor.
 REASONS = [
@@ -118,10 +118,10 @@ class _Worker:
 
 
 def _flags(log):
-    """What the grader flagged in one notebook's log, once each: tampering, use of the course's solution."""
+    """What the grader flagged in one notebook's log, once each: tampering, copy evidence."""
     found = []
     for line in log.splitlines():
-        for marker in (TAMPERING, SOLUTION_USED):
+        for marker in (TAMPERING, COPY_EVIDENCE):
             if marker in line:
                 flag = f"{marker.lower()}: {line.split(marker, 1)[1].strip(': ')}"
                 if flag not in found:
@@ -285,8 +285,39 @@ def run(assignment, jobs=None, force=False, root=".", out=sys.stdout):
         if not student.notebooks:
             for notebook in student.missing:
                 _zero(api, assignment, student.name, notebook)
+    _find_replays(api, assignment, students)
     _summary(students, time.monotonic() - started, jobs, out)
     return students
+
+
+REPLAY = "passes every visible test and fails every hidden one"
+
+
+def _find_replays(api, assignment, students):
+    """Name each student whose graded functions (two or more) all pass their visible tests and all fail their
+    hidden ones: what a function that replays the visible cases' stored answers earns. Evidence for a person:
+    an honest function with one bug can do it too, two or more at once rarely."""
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        for student in students:
+            try:
+                submission = gb.find_submission(assignment, student.name)
+            except MissingEntry:
+                continue
+            scores = {g.name: (g.score, g.max_score) for nb in submission.notebooks for g in nb.grades}
+            visible_passed = [
+                name.removeprefix("test_")
+                for name, (score, most) in scores.items()
+                if not name.endswith("_hidden") and f"{name}_hidden" in scores and most and score == most
+            ]
+            hidden_failed = [f for f in visible_passed if scores[f"test_{f}_hidden"][0] == 0]
+            any_hidden_passed = any(
+                score for name, (score, _) in scores.items() if name.endswith("_hidden") and score
+            )
+            if len(visible_passed) >= 2 and hidden_failed == visible_passed and not any_hidden_passed:
+                functions = ", ".join(visible_passed)
+                student.flags["(all)"] = [
+                    f"{REPLAY} ({functions}): a replay of the visible cases looks like this"
+                ]
 
 
 def _summary(students, seconds, jobs, out):

@@ -7,13 +7,19 @@ case, a mistake or a hint (``make release`` does), and commit it: a test keeps i
 
     python -m helpers.grading.exercises helpers/check_data
 
-Hidden cases are never written out: :func:`hidden_cases` computes them when nbgrader grades.
+Hidden cases are never written out: :func:`hidden_cases` computes them when nbgrader grades, the fixed ones and
+as many again on fresh random inputs (:func:`fresh_inputs`), which no stored answer can pass.
 """
 
+import contextlib
 import copy
+import hashlib
+import hmac
 import json
+import os
+import secrets
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +46,8 @@ class Exercise:
     cases: object  # () -> [Case(name, args, kwargs)]: the visible cases
     hidden_cases: object  # () -> the same, for the hidden tests
     mistakes: list
+    # rng -> cases on fresh random inputs; by default each hidden case with its numbers drawn anew
+    fresh: object = field(default=None)
 
 
 LESSON_SCORES = np.array([2.0, 0.5, -1.0, 0.0])
@@ -505,6 +513,10 @@ def _causal_hidden():
     return [Case(f"n = {n}", (n,)) for n in (3, 7, 16)]
 
 
+def _causal_fresh(rng):
+    return [Case(f"n = {n} (drawn at random)", (int(n),)) for n in rng.integers(1, 41, size=3)]
+
+
 def _encoding_cases():
     return [
         Case("n = 4 positions, d = 4", (4, 4)),
@@ -520,6 +532,11 @@ def _encoding_hidden():
         Case("n = 10, d = 64", (10, 64)),
         Case("n = 2, d = 128", (2, 128)),
     ]
+
+
+def _encoding_fresh(rng):
+    sizes = zip(rng.integers(1, 61, size=3), 2 * rng.integers(1, 33, size=3))
+    return [Case(f"n = {n}, d = {d} (drawn at random)", (int(n), int(d))) for n, d in sizes]
 
 
 def _encoding_with(columns=None, first_position=0, exponent=None, cos_first=False, multiply=False):
@@ -545,6 +562,7 @@ CAUSAL_MASK = Exercise(
     reference=ref.causal_mask,
     cases=_causal_cases,
     hidden_cases=_causal_hidden,
+    fresh=_causal_fresh,
     mistakes=[
         Mistake(
             "no_diagonal",
@@ -588,6 +606,7 @@ POSITIONAL_ENCODING = Exercise(
     reference=ref.positional_encoding,
     cases=_encoding_cases,
     hidden_cases=_encoding_hidden,
+    fresh=_encoding_fresh,
     mistakes=[
         Mistake(
             "sin_cos_swapped",
@@ -1088,6 +1107,15 @@ def _path_hidden():
     ]
 
 
+def _path_fresh(rng):
+    cases = []
+    for n, density in zip(rng.integers(2, 25, size=4), rng.uniform(0.05, 0.5, size=4)):
+        cases.append(
+            Case(f"a random pattern, n = {n}, density {density:.2f}", (rng.random((n, n)) < density,))
+        )
+    return cases
+
+
 def _hop(step, reach):
     """Who holds whose information one hop later: some position attended to held it."""
     return (step.astype(np.int64) @ reach.astype(np.int64)) > 0
@@ -1140,6 +1168,7 @@ MAX_PATH_LENGTH = Exercise(
     reference=ref.max_path_length,
     cases=_path_cases,
     hidden_cases=_path_hidden,
+    fresh=_path_fresh,
     mistakes=[  # the overflow first: on the long chain it is the only mistake left to name
         Mistake(
             "path_counts_overflow",
@@ -1223,10 +1252,72 @@ def _materialise(exercise, cases):
     return done
 
 
+KEY_FILE = ".grading-key"  # in the course root: makes each student's fresh inputs unpredictable, repeatable
+_fresh_seed = None  # what the grader's current test is about (assignment/student/notebook), or None
+
+
+@contextlib.contextmanager
+def fresh_inputs(about):
+    """Draw the fresh random inputs of hidden checks run inside from a seed made of ``about`` and the course's
+    grading key: the same for a regrade of the same student's notebook, unknowable without the key."""
+    global _fresh_seed
+    previous, _fresh_seed = _fresh_seed, about
+    try:
+        yield
+    finally:
+        _fresh_seed = previous
+
+
+def _grading_key():
+    path = Path.cwd() / KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as file:
+        file.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def _fresh_rng(name):
+    if _fresh_seed is None:  # self-study: new inputs every time
+        return np.random.default_rng()
+    digest = hmac.new(_grading_key(), f"{_fresh_seed}/{name}".encode(), hashlib.sha256).digest()
+    return np.random.default_rng(int.from_bytes(digest[:16], "big"))
+
+
+def _redrawn(value, rng):
+    """``value`` with every finite float drawn anew at its scale; masks, sizes and infinities kept."""
+    if isinstance(value, tuple):
+        return tuple(_redrawn(v, rng) for v in value)
+    if not (isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating)):
+        return value
+    finite = np.isfinite(value)
+    scale = (
+        float(np.std(value[finite])) if finite.sum() > 1 else float(np.abs(value[finite]).max(initial=1.0))
+    )
+    drawn = rng.normal(size=value.shape) * max(scale, 1e-3)
+    return np.where(finite, drawn, value).astype(value.dtype)
+
+
+def _fresh_cases(exercise, rng):
+    if exercise.fresh:
+        return exercise.fresh(rng)
+    return [
+        Case(
+            f"{case.name}, with numbers drawn at random",
+            tuple(_redrawn(a, rng) for a in case.args),
+            {k: _redrawn(v, rng) for k, v in case.kwargs.items()},
+        )
+        for case in exercise.hidden_cases()
+    ]
+
+
 def hidden_cases(name):
-    """The hidden cases of ``name``'s check, ready to run (grading time only)."""
+    """The hidden cases of ``name``'s check, ready to run (grading time only): the fixed ones, then as many
+    again on fresh random inputs."""
     exercise = EXERCISES[name]
-    return _materialise(exercise, exercise.hidden_cases())
+    return _materialise(exercise, exercise.hidden_cases() + _fresh_cases(exercise, _fresh_rng(name)))
 
 
 def case_data(case):

@@ -1,19 +1,33 @@
 """nbgrader's Execute step, hardened for untrusted submissions (used by ``nbgrader_config.py``).
 
-- The kernel runs in the sandbox of :mod:`helpers.grading.sandbox`, over Unix sockets in a private folder (no TCP ports,
-  so parallel graders never race for a port), and is interrupted by message (a signal would stop the sandbox).
-- Each cell may print at most ``max_output_chars``: the kernel's own stdout and stderr refuse more
-  (:mod:`helpers.grading.output_limit`), and output beyond it that still arrives is cut and the cell interrupted.
-- A notebook gets ``notebook_seconds`` of wall time in all; cells left when it runs out are not run and say so.
-- Every graded test cell is run twice: in the kernel, as plain nbgrader does, and again in this process with the
-  notebook's names replaced by proxies into the kernel (:mod:`helpers.grading.remote`). The test earns its points only
-  if both pass, and its output is the trusted run's, so no code in the kernel can fake a pass.
+The kernel is the student's: whatever runs in it can be rewritten by the submission. So answers are made
+unreachable from it rather than guarded inside it:
+
+- The kernel runs in the allow-list sandbox of :mod:`helpers.grading.sandbox` (the student package alone, a
+  throw-away copy of the submission, no course files), over Unix sockets in a private folder, and is interrupted
+  by message (a signal would stop the sandbox).
+- Hidden tests never enter the kernel. Each graded test cell runs there with its hidden part removed (what the
+  student's own copy of the notebook holds), and then, whole, in this process with the notebook's names replaced
+  by proxies into the kernel (:mod:`helpers.grading.remote`). The test earns its points only if the run here
+  passes; its output is this run's. The hidden cases include fresh random inputs drawn here
+  (:func:`helpers.grading.exercises.fresh_inputs`), so no stored answer passes them.
+- A graded value (the quiz's ``answers``) is fetched once, right after the cell that sets it runs and before any
+  test cell, and scored here, where the key is.
+- Earlier notebooks' functions (``helpers.earlier``) are computed here on the inputs the kernel sends over the
+  kernel's stdin channel (:func:`helpers.wire.ask_grader`): outputs, never code, and only of notebooks before
+  the one being graded.
+- Each cell may print at most ``max_output_chars`` (:mod:`helpers.output_limit` in the kernel, and a cut here),
+  and a notebook gets ``notebook_seconds`` of wall time in all.
+- A graded function whose code looks pasted from the course's solutions is reported to the instructor (log,
+  gradebook flag, a note in the autograded notebook that feedback leaves out), never zeroed
+  (:mod:`helpers.grading.integrity`).
 """
 
 import ast
 import asyncio
 import builtins
 import contextlib
+import copy
 import io
 import os
 import shutil
@@ -22,29 +36,34 @@ import time
 import traceback
 from pathlib import Path
 
+import numpy as np
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import Execute
+from nbformat.v4 import new_markdown_cell
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import ClearHiddenTests, Execute
 from traitlets import Float, Integer
 
-from helpers import checks, quiz
-from helpers.grading import integrity, output_limit, remote, sandbox
+from helpers import checks, earlier, quiz
+from helpers.grading import exercises, integrity, reference, remote, sandbox
 from helpers.grading.exercises import EXERCISES
+from helpers.output_limit import message as output_limit_message
 
 TAMPERING = "Tampering suspected"
+INSTRUCTOR_NOTE = "<!-- attention-course: instructor only -->"  # feedback leaves out cells that start with it
 
-
-class SolutionUsed(Exception):
-    """A graded function is, wraps, imports or copies the course's own solution (helpers.grading.integrity)."""
-
-    def _render_traceback_(self):
-        return [f"\x1b[0;31m{integrity.SOLUTION_USED}\x1b[0m: {self}"]
+# What the grader computes for a kernel that asks for an earlier function: inputs of course size, with room.
+MAX_REQUEST_CHARS = 8_000_000
+MAX_WORK = 20_000_000  # elements of the largest array the call would build (attention weights: batch * n * n)
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels start inside the grading sandbox. nbgrader runs from the course
-    directory, so the current directory is the course whose private parts the kernel must not see."""
+    """A kernel manager whose kernels start inside the grading sandbox, in a throw-away copy of the student's
+    submitted folder (``submission``, set by :class:`TrustedExecute`)."""
+
+    submission = None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -54,12 +73,11 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.ip = os.path.join(self._shared_dir, "kernel-ipc")
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
-        workdir = kw.get("cwd") or os.getcwd()
         wrapped = sandbox.command(
             kernel_cmd,
-            workdir=workdir,
+            workdir=kw.get("cwd") or os.getcwd(),
             shared_dir=self._shared_dir,
-            course_root=os.getcwd(),
+            submission=self.submission,
         )
         await super()._async_launch_kernel(wrapped, **kw)
 
@@ -95,14 +113,45 @@ def _free_names(source):
     return list(dict.fromkeys(name for name in loaded if name not in assigned))
 
 
+def _assigned_names(source):
+    """Names a cell binds at its top level (None if it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
 def _error_output(exc):
     render = getattr(exc, "_render_traceback_", None)
     lines = render() if render else traceback.format_exception_only(type(exc), exc)
     return NotebookNode(output_type="error", ename=type(exc).__name__, evalue=str(exc), traceback=lines)
 
 
+def _notebook_number(name):
+    return int(name[:2]) if name[:2].isdigit() else None
+
+
+def _work(args, kwargs):
+    """The size of the largest array a course function builds from these inputs: batch * n_q * n_k (and
+    heads) for attention, n * n for a mask; an upper bound for the others."""
+    arrays = [np.asarray(a) for a in [*args, *kwargs.values()] if isinstance(a, np.ndarray)]
+    ints = [
+        a for a in [*args, *kwargs.values()] if isinstance(a, int | np.integer) and not isinstance(a, bool)
+    ]
+    if any(not np.issubdtype(a.dtype, np.number) and a.dtype != bool for a in arrays):
+        raise TypeError("inputs must be numbers")
+    if any(abs(i) > 4096 for i in ints):
+        raise ValueError("sizes up to 4096 only")
+    biggest = max([a.size for a in arrays] + [max(map(abs, ints), default=0) ** 2])
+    rows = max([a.shape[-2] for a in arrays if a.ndim >= 2] + [1])
+    batch = max([int(np.prod(a.shape[:-2])) for a in arrays if a.ndim > 2] + [1])
+    heads = max([i for i in ints if i <= 64] + [1])
+    return max(biggest, batch * rows * rows * heads)
+
+
 class TrustedExecute(Execute):
-    """nbgrader's ``Execute``, sandboxed, bounded, and with verdicts computed outside the kernel."""
+    """nbgrader's ``Execute``, sandboxed and bounded, with every verdict computed outside the kernel."""
 
     notebook_seconds = Float(300, help="wall time for a whole notebook").tag(config=True)
     max_output_chars = Integer(100_000, help="characters of output a cell may produce").tag(config=True)
@@ -118,10 +167,59 @@ class TrustedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._started = time.monotonic()
         self._trusted = _trusted_names()
-        self._solution_use = {}
-        self._assignment = ((resources or {}).get("nbgrader") or {}).get("assignment", "")
         self._output_limited = False
-        return super().preprocess(nb, resources, km)
+        self._nbgrader = dict((resources or {}).get("nbgrader") or {})
+        self._notebook = self._nbgrader.get("notebook", "")
+        self._values = {}  # graded values fetched right after the cell that sets them: name -> value
+        self._hidden = ClearHiddenTests(config=self.config)
+        self._test_names = set()
+        tests = [
+            cell
+            for cell in nb.cells
+            if cell.cell_type == "code"
+            and cell.metadata.get("nbgrader", {}).get("grade")
+            and not cell.metadata["nbgrader"].get("solution")
+        ]
+        if not tests:
+            # Nothing in it is graded automatically (notebook 07: a written answer, read by a person): running
+            # the student's code would earn nothing and risk nothing less, so it is not run.
+            self.log.info("No test cells: the notebook is not run (its answers are graded by hand)")
+            return nb, resources
+        for cell in tests:
+            with contextlib.suppress(SyntaxError):
+                self._test_names.update(_free_names(cell.source))
+        nb, resources = super().preprocess(nb, resources, km)
+        self._report_copies(nb)
+        return nb, resources
+
+    def _submission(self):
+        """The student's submitted folder for this notebook (the kernel works in a throw-away copy of it)."""
+        student, assignment = self._nbgrader.get("student"), self._nbgrader.get("assignment")
+        if not (student and assignment):
+            return None
+        coursedir = CourseDirectory(config=self.config)
+        return coursedir.format_path(coursedir.submitted_directory, student, assignment)
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        km.submission = self._submission()
+        return km
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        kc.allow_stdin = True  # the kernel's channel for earlier functions (see _serve_stdin)
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        server = asyncio.ensure_future(self._serve_stdin())
+        try:
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        finally:
+            server.cancel()
+
+    execute_cell = run_sync(async_execute_cell)
 
     def _remaining(self):
         return self.notebook_seconds - (time.monotonic() - self._started)
@@ -146,10 +244,22 @@ class TrustedExecute(Execute):
             return cell, resources
         if not self._output_limited:
             self._limit_output()
-        cell, resources = super().preprocess_cell(cell, resources, index)
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution"):
-            self._confirm(cell)
+        if not (meta.get("grade") and not meta.get("solution")):
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            if meta.get("solution"):
+                self._fetch_values(cell)
+            return cell, resources
+        # A test cell: the kernel runs what the student's copy holds, the grader runs it whole.
+        whole = cell.source
+        visible = copy.deepcopy(cell)
+        self._hidden._remove_hidden_test_region(visible)
+        cell.source = visible.source
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        finally:
+            cell.source = whole
+        self._confirm(cell, same_in_kernel=visible.source == whole)
         return cell, resources
 
     # --- bounded output ---
@@ -169,11 +279,13 @@ class TrustedExecute(Execute):
         return super().output(outs, msg, display_id, cell_index)
 
     def _cut_message(self):
-        return f"OutputCut: {output_limit.message(self.max_output_chars)}"
+        return f"OutputCut: {output_limit_message(self.max_output_chars)}"
 
     def _limit_output(self):
         """Before the first cell: the kernel's stdout and stderr refuse a cell's output past the limit."""
-        code = f"import helpers.grading.output_limit as _limit\n_limit.install(get_ipython(), {self.max_output_chars})"
+        code = (
+            f"import helpers.output_limit as _limit\n_limit.install(get_ipython(), {self.max_output_chars})"
+        )
         self._output_limited = True  # tried once per notebook; the cut in ``output`` still holds if it fails
         try:
             reply = run_sync(self._request)(code, self._deadline())
@@ -182,13 +294,44 @@ class TrustedExecute(Execute):
         if reply.get("status") != "ok":
             self.log.warning(f"the kernel's output is not limited: {reply.get('evalue', 'no reply')}")
 
+    # --- the kernel asks: earlier notebooks' functions, as outputs ---
+
+    async def _serve_stdin(self):
+        """Answer the kernel's requests for earlier functions (``helpers.wire.ask_grader``) until cancelled."""
+        while True:
+            try:
+                msg = await self.kc.get_stdin_msg(timeout=1)
+            except Exception:  # queue.Empty: nothing asked yet
+                continue
+            if msg.get("msg_type") == "input_request":
+                self.kc.input(self._earlier(str(msg.get("content", {}).get("prompt", ""))))
+
+    def _earlier(self, prompt):
+        """The reply to one request: the course's function of an earlier notebook on the kernel's inputs."""
+        try:
+            if len(prompt) > MAX_REQUEST_CHARS:
+                raise ValueError("the inputs are too large")
+            request = remote.decode(prompt)
+            name = request.get("earlier") if isinstance(request, dict) else None
+            taught = earlier.TAUGHT_IN.get(name)
+            here = _notebook_number(self._notebook)
+            if taught is None or here is None or _notebook_number(taught) >= here:
+                raise PermissionError(
+                    f"while grading {self._notebook}, the grader computes only functions of earlier notebooks"
+                )
+            args, kwargs = list(request.get("args", [])), dict(request.get("kwargs", {}))
+            if _work(args, kwargs) > MAX_WORK:
+                raise MemoryError("the inputs are too large for the course's function")
+            with np.errstate(all="ignore"):
+                result = getattr(reference, name)(*args, **kwargs)
+            return remote.encode({"result": result})
+        except Exception as exc:
+            return remote.encode({"error": (type(exc).__name__, str(exc)[:500])})
+
     # --- verdicts the kernel cannot touch ---
 
     def _ask(self, request):
-        code = (
-            "import helpers.grading.remote as _grader_remote\n"
-            f"_grader_reply = _grader_remote.handle({remote.encode(request)!r}, globals())"
-        )
+        code = f"import helpers.wire as _wire\n_grader_reply = _wire.handle({remote.encode(request)!r}, globals())"
         content = run_sync(self._request)(code, self._deadline())
         try:
             text = ast.literal_eval(content["user_expressions"]["reply"]["data"]["text/plain"])
@@ -198,65 +341,42 @@ class TrustedExecute(Execute):
 
     async def _request(self, code, seconds):
         msg_id = self.kc.execute(
-            code, silent=True, store_history=False, user_expressions={"reply": "_grader_reply"}
+            code,
+            silent=True,
+            store_history=False,
+            user_expressions={"reply": "_grader_reply"},
+            allow_stdin=True,
         )
-        deadline = time.monotonic() + seconds
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not await self.km.is_alive():
-                if left <= 0:
-                    await self.km.interrupt_kernel()
-                raise remote.RemoteError("the kernel died or did not answer in time")
-            try:
-                reply = await self.kc.get_shell_msg(timeout=min(left, 1))
-            except Exception:  # queue.Empty: keep waiting until the deadline
-                continue
-            if reply["parent_header"].get("msg_id") == msg_id:
-                return reply["content"]
-
-    def _refuse_solution_use(self, cell):
-        """Fail the tests of a graded function that is, wraps, imports or copies the course's solution."""
-        grade_id = cell.metadata["nbgrader"].get("grade_id", "")
-        function = grade_id.removeprefix("test_").removesuffix("_hidden")
-        if function not in EXERCISES:
-            return
-        if function not in self._solution_use:
-            self._solution_use[function] = self._find_solution_use(function)
-        reason = self._solution_use[function]
-        if reason:
-            self.log.warning(f"{integrity.SOLUTION_USED}: {function}: {reason}")
-            raise SolutionUsed(f"{function} scores zero: {reason}. Ask your instructor if this is a mistake.")
-
-    def _find_solution_use(self, function):
-        found = integrity.static_findings(self.nb, function, Path.cwd() / "source" / self._assignment)
-        if found:
-            return found
+        server = asyncio.ensure_future(self._serve_stdin())
         try:
-            described = self._ask({"op": "describe", "name": function})
-            case = checks._spec(function).cases()[0]
-            watch = {"names": [integrity.course_name(function)], "file": integrity.REFERENCE_FILE}
-            probe = self._ask(
-                {
-                    "op": "call",
-                    "name": function,
-                    "args": list(case.args),
-                    "kwargs": case.kwargs,
-                    "watch": watch,
-                }
-            )
-        except remote.RemoteError:
-            return None  # a kernel that cannot answer fails the test anyway
-        return integrity.runtime_findings(function, described, probe)
+            deadline = time.monotonic() + seconds
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not await self.km.is_alive():
+                    if left <= 0:
+                        await self.km.interrupt_kernel()
+                    raise remote.RemoteError("the kernel died or did not answer in time")
+                try:
+                    reply = await self.kc.get_shell_msg(timeout=min(left, 1))
+                except Exception:  # queue.Empty: keep waiting until the deadline
+                    continue
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    return reply["content"]
+        finally:
+            server.cancel()
 
-    def _solution_source(self, name):
-        for cell in self.nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("solution") and meta.get("grade_id") == name:
-                return cell.source
-        return None
+    def _fetch_values(self, cell):
+        """Right after a solution cell: the values it sets that tests read (the quiz's ``answers``)."""
+        for name in sorted(_assigned_names(cell.source) & self._test_names):
+            try:
+                value = remote.resolve(self._ask, name)
+            except (NameError, remote.RemoteError):
+                continue
+            if not isinstance(value, remote.RemoteFunction):
+                self._values[name] = value
 
-    def _confirm(self, cell):
-        """Run the test cell again here, against proxies; its outputs become this run's."""
+    def _confirm(self, cell, same_in_kernel):
+        """Run the whole test cell here, against proxies; its outputs become this run's."""
         kernel_errors = [o for o in cell.outputs if o.output_type == "error"]
         namespace = dict(self._trusted)
         stdout = io.StringIO()
@@ -265,19 +385,69 @@ class TrustedExecute(Execute):
             if self._cut:
                 raise RuntimeError(self._cut_message())
             for name in _free_names(cell.source):
-                if name not in namespace and not hasattr(builtins, name):
-                    namespace[name] = remote.resolve(self._ask, name, self._solution_source(name))
-            self._refuse_solution_use(cell)
-            with contextlib.redirect_stdout(stdout):
+                if name in namespace or hasattr(builtins, name):
+                    continue
+                if name in self._values:
+                    namespace[name] = copy.deepcopy(self._values[name])
+                elif name in self._test_names and self._sets(name):
+                    raise NameError(f"name '{name}' is not defined (after the cell that should set it)")
+                else:
+                    namespace[name] = remote.resolve(self._ask, name)
+            with contextlib.redirect_stdout(stdout), exercises.fresh_inputs(self._seed_text()):
                 exec(compile(cell.source, "<test cell>", "exec"), namespace)
             outputs = []
         except Exception as exc:  # the trusted verdict: this test fails, with the checker's message
             outputs, failed = [_error_output(exc)], True
         if stdout.getvalue():
             outputs.insert(0, NotebookNode(output_type="stream", name="stdout", text=stdout.getvalue()))
-        if not failed:
-            outputs += kernel_errors  # both runs must pass
-        elif not kernel_errors:
-            grade_id = cell.metadata["nbgrader"].get("grade_id")
+        grade_id = cell.metadata["nbgrader"].get("grade_id")
+        if failed and not kernel_errors and same_in_kernel:
             self.log.warning(f"{TAMPERING}: {grade_id} passed in the student's kernel but failed outside it")
         cell.outputs = outputs
+
+    def _sets(self, name):
+        """Whether a solution cell of this notebook sets ``name`` (a graded value, fetched after that cell)."""
+        return any(
+            cell.cell_type == "code"
+            and cell.metadata.get("nbgrader", {}).get("solution")
+            and name in _assigned_names(cell.source)
+            for cell in self.nb.cells
+        )
+
+    def _seed_text(self):
+        n = self._nbgrader
+        return f"{n.get('assignment')}/{n.get('student')}/{n.get('notebook')}"
+
+    # --- copies, for people ---
+
+    def _report_copies(self, nb):
+        """Note each graded function that looks pasted from the course's solutions: in the log (the grading
+        summary), as a gradebook flag (formgrader's list) and as a note atop the autograded notebook."""
+        functions = [f for f, e in EXERCISES.items() if e.notebook == self._notebook]
+        source = Path.cwd() / CourseDirectory(config=self.config).source_directory
+        found = {}
+        for function in functions:
+            evidence = integrity.copy_evidence(nb, function, source / self._nbgrader.get("assignment", ""))
+            if evidence:
+                found[function] = evidence
+                self.log.warning(f"{integrity.COPY_EVIDENCE}: {function}: {evidence}")
+        if not found:
+            return
+        lines = "\n".join(f"- `{function}`: {evidence}" for function, evidence in found.items())
+        note = (
+            f"{INSTRUCTOR_NOTE}\n**For the instructor (not in the student's feedback):** code that looks like the "
+            f"course's published solution. Evidence for a person to weigh; no points were taken.\n\n{lines}"
+        )
+        nb.cells.insert(0, new_markdown_cell(note))
+        self._flag()
+
+    def _flag(self):
+        n = self._nbgrader
+        if not all(n.get(k) for k in ("db_url", "notebook", "assignment", "student")):
+            return
+        try:
+            with Gradebook(n["db_url"]) as gb:
+                gb.find_submission_notebook(n["notebook"], n["assignment"], n["student"]).flagged = True
+                gb.db.commit()
+        except MissingEntry:
+            pass

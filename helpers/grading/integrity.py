@@ -1,36 +1,44 @@
-"""Did a submission use the course's own solution for a graded function? Instructor side, run by the grader.
+"""Copy evidence, for a person to weigh: does a graded function look taken from the course's published solution?
 
-A public repository means a student can always find the solutions; grading makes sure the instructor sees who
-used them. A graded function is flagged, and scores zero, when it
+Grading keeps the answers out of the student's reach (the grading kernel holds the student package alone, and
+hidden tests run in the grader), so a function that imports or calls the course's solution simply fails there.
+What remains is a student pasting the solution from somewhere else, such as the public repository's
+``source/``. That is a question for a person, so nothing here changes a score: the grader reports what it
+found (:mod:`helpers.grading.grader`) in the grading summary, as a gradebook flag and as a note that formgrader
+shows and the feedback leaves out.
 
-- **is** the course's function: its name is bound to something imported from the course's solutions
-  (``helpers.grading``, or ``helpers.earlier`` for a function of the notebook being graded), or the object the
-  kernel holds was defined in the course's files;
-- **imports** or **wraps** it: its body uses such a name, imports such a module, imports dynamically
-  (``importlib``, ``__import__``, ``exec``, ``eval``), or calling it runs the course's function of the same name;
-- **copies** it: its code equals a course solution's once names, comments, docstrings and whitespace are
-  normalised. Short solutions have one natural form that honest students write too, so only solutions of at
-  least :data:`DISTINCTIVE_NODES` syntax nodes count (attention, split_heads, multi-head and vectorised
-  attention); for the others the first three rules still apply.
+Evidence, in the student's notebook text only:
 
-Everything here reads the notebook's text in the grader's process; :mod:`helpers.grading.grader` adds what the
-kernel reports about the function object (where it was defined, which course functions a call ran).
+- **shared phrases**: a comment or message string of the course's solution (four words or more) that the
+  student's function holds too, and that the released notebook does not (a phrase the course teaches is no
+  evidence);
+- **the same code, names included**, as a course solution of at least :data:`DISTINCTIVE_NODES` syntax nodes.
+  Shorter solutions, and the textbook forms the notebooks teach (scaled dot-product attention and the
+  positional encoding are 92-96 nodes), are written name for name by honest students too, so they are never
+  evidence;
+- **code the grading kernel cannot run**: the function names the course's solutions (``helpers.grading``, or
+  ``helpers.earlier`` for a function of its own notebook), or runs code built at run time (the builtins
+  ``eval``, ``exec``, ``compile`` and ``__import__``; ``importlib``'s ``import_module`` and ``reload``).
+  Such a function scores what it earns in the kernel (usually nothing); the note says why.
 """
 
 import ast
 import functools
 import inspect
+import io
 import json
+import re
+import tokenize
 from pathlib import Path
 
 from helpers.grading import reference
 from helpers.grading.exercises import EXERCISES
 
-SOLUTION_USED = "Uses the course's solution"
-DISTINCTIVE_NODES = 60
-DYNAMIC = {"import_module", "__import__", "exec", "eval", "compile", "reload"}
-REFERENCE_FILE = str(Path(reference.__file__).resolve())
-COURSE_FOLDER = str(Path(reference.__file__).resolve().parents[1])  # helpers/
+COPY_EVIDENCE = "Copy evidence"
+DISTINCTIVE_NODES = 100
+PHRASE_WORDS = 4
+DYNAMIC_BUILTINS = {"eval", "exec", "compile", "__import__"}
+DYNAMIC_IMPORTLIB = {"import_module", "reload"}
 
 
 def course_name(function):
@@ -63,9 +71,54 @@ def _forbidden_bindings(tree, notebook_functions):
     return bound
 
 
-def _uses(node, names, notebook_functions):
-    """The first name of ``names`` that ``node`` reads, a course module it reaches or imports, or a dynamic
-    import; None if it does none of these."""
+def _importlib_bindings(trees):
+    """Names bound to ``importlib`` itself, and to its ``import_module`` or ``reload``."""
+    modules, functions = set(), set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules |= {a.asname or a.name for a in node.names if a.name == "importlib"}
+            elif isinstance(node, ast.ImportFrom) and node.module == "importlib":
+                functions |= {a.asname or a.name for a in node.names if a.name in DYNAMIC_IMPORTLIB}
+    return modules, functions
+
+
+def _rebound(trees):
+    """Every name the notebook binds itself (so an ``eval`` defined there is not the builtin)."""
+    names = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                names.add(node.id)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+    return names
+
+
+def _dynamic_call(call, rebound, importlib_names):
+    """The dynamic-code function ``call`` calls, or None: builtins only as builtins, importlib's as importlib's."""
+    modules, functions = importlib_names
+    func = call.func
+    if isinstance(func, ast.Name):
+        if func.id in DYNAMIC_BUILTINS and func.id not in rebound:
+            return func.id
+        if func.id in functions:
+            return f"importlib.{func.id}"
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        owner = func.value.id
+        if owner in modules and func.attr in DYNAMIC_IMPORTLIB:
+            return f"importlib.{func.attr}"
+        if owner in ("builtins", "__builtins__") and func.attr in DYNAMIC_BUILTINS:
+            return func.attr
+    return None
+
+
+def _uses(node, names, notebook_functions, rebound, importlib_names):
+    """The first course solution ``node`` reads or imports, or dynamic code it runs; None if neither."""
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name) and sub.id in names:
             return f"it uses `{sub.id}` ({names[sub.id]})"
@@ -82,44 +135,26 @@ def _uses(node, names, notebook_functions):
                 if module and _course_import(module, name, notebook_functions):
                     return f"it imports {module}"
         if isinstance(sub, ast.Call):
-            called = getattr(sub.func, "attr", getattr(sub.func, "id", ""))
-            if called in DYNAMIC:
-                return f"it imports or runs code dynamically (`{called}`)"
+            called = _dynamic_call(sub, rebound, importlib_names)
+            if called:
+                return f"it runs code built at run time (`{called}`)"
         if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and "helpers.grading" in sub.value:
             return "it names the course's solutions module in a string"
     return None
 
 
-class _Normalise(ast.NodeTransformer):
-    """Identifiers renamed in order of appearance; docstrings dropped. Attributes, keywords and constants stay."""
-
-    def __init__(self):
-        self.names = {}
-
-    def _canon(self, name):
-        return self.names.setdefault(name, f"v{len(self.names)}")
-
-    def visit_Name(self, node):
-        return ast.copy_location(ast.Name(id=self._canon(node.id), ctx=node.ctx), node)
-
-    def visit_arg(self, node):
-        return ast.copy_location(ast.arg(arg=self._canon(node.arg)), node)
-
-    def visit_FunctionDef(self, node):
-        body = node.body
-        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-            body = body[1:]
-        node.body = body or [ast.Pass()]
-        node.name = "f"
-        node.returns = None
-        node.decorator_list = []
-        self.generic_visit(node)
-        return node
+def _strip_docstring(function_def):
+    body = function_def.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    function_def.body = body or [ast.Pass()]
+    return function_def
 
 
-def normalised(function_def):
-    """The code of a ``def`` with names, comments, docstrings and whitespace normalised, and its size in nodes."""
-    tree = _Normalise().visit(ast.parse(ast.unparse(function_def)))
+def exact_form(function_def):
+    """The code of a ``def``, names included, without its docstring, comments and layout; and its size."""
+    tree = _strip_docstring(ast.parse(ast.unparse(function_def)).body[0])
+    tree.returns, tree.decorator_list = None, []
     return ast.dump(tree, annotate_fields=False), sum(1 for _ in ast.walk(tree))
 
 
@@ -131,21 +166,49 @@ def _defs(source, name):
     return [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name]
 
 
+def _words(text):
+    return " ".join(re.findall(r"[a-z0-9_]+", text.lower()))
+
+
+def phrases(source):
+    """The comments and message strings in ``source`` of at least :data:`PHRASE_WORDS` words, normalised."""
+    found = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                found.add(_words(token.string.lstrip("#")))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        tree = None
+    for node in ast.walk(tree) if tree else []:
+        if isinstance(node, ast.JoinedStr):
+            found.add(_words(" ".join(v.value for v in node.values if isinstance(v, ast.Constant))))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.add(_words(node.value))
+    for node in ast.walk(tree) if tree else []:  # docstrings are the stub's, given to every student
+        if isinstance(node, ast.FunctionDef) and node.body and isinstance(node.body[0], ast.Expr):
+            value = node.body[0].value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                found.discard(_words(value.value))
+    return {p for p in found if len(p.split()) >= PHRASE_WORDS}
+
+
 @functools.cache
 def course_solutions(function, source_folder):
-    """Normalised forms of the course's own solutions of ``function``: the reference implementation and the
-    master notebook's solution cell."""
-    forms = set()
+    """The course's own solutions of ``function``: [(where, code)], the reference implementation and the master
+    notebook's solution cell."""
     ref = getattr(reference, course_name(function))
-    for node in _defs(inspect.getsource(ref), ref.__name__):
-        forms.add(normalised(node))
+    found = [(f"helpers/grading/reference.py:{ref.__name__}", inspect.getsource(ref))]
     notebook = Path(source_folder) / f"{EXERCISES[function].notebook}.ipynb"
     if notebook.exists():
         for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
             meta = cell["metadata"].get("nbgrader", {})
             if meta.get("solution") and meta.get("grade_id") == function:
-                forms.update(normalised(node) for node in _defs("".join(cell["source"]), function))
-    return frozenset(forms)
+                found.append((f"source/{notebook.parent.name}/{notebook.name}", "".join(cell["source"])))
+    return tuple(found)
 
 
 def _code_cells(nb):
@@ -157,19 +220,31 @@ def _code_cells(nb):
             line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))
         )
         try:
-            yield ast.parse(source)
+            yield ast.parse(source), source
         except SyntaxError:
             continue
 
 
-def static_findings(nb, function, source_folder):
-    """Why ``function`` in notebook ``nb`` uses the course's solution, from its text alone, or None."""
+def _released_words(nb):
+    """Everything the notebook says outside its solution cells: what the course teaches, in words."""
+    return _words(
+        " ".join(cell.source for cell in nb.cells if not cell.metadata.get("nbgrader", {}).get("solution"))
+    )
+
+
+def copy_evidence(nb, function, source_folder):
+    """What in notebook ``nb`` suggests ``function`` was taken from the course's solutions, or None."""
     notebook_functions = {n for n, e in EXERCISES.items() if e.notebook == EXERCISES[function].notebook}
     notebook_functions |= {course_name(n) for n in notebook_functions}
-    trees = list(_code_cells(nb))
-    forbidden = {}
+    cells = list(_code_cells(nb))
+    trees = [tree for tree, _ in cells]
+    forbidden, rebound, importlib_names = {}, _rebound(trees), _importlib_bindings(trees)
     for tree in trees:
         forbidden.update(_forbidden_bindings(tree, notebook_functions))
+
+    def uses(node):
+        return _uses(node, forbidden, notebook_functions, rebound, importlib_names)
+
     for tree in trees:
         for node in tree.body:
             targets = []
@@ -177,39 +252,38 @@ def static_findings(nb, function, source_folder):
                 targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
             elif isinstance(node, ast.AnnAssign | ast.AugAssign) and isinstance(node.target, ast.Name):
                 targets = [node.target.id]
-            if function in targets and node.value is not None:
-                found = _uses(node.value, forbidden, notebook_functions)
-                if found:
-                    return f"`{function}` is the course's solution, not the student's: {found}"
+            if function in targets and node.value is not None and uses(node.value):
+                return f"`{function}` is not written but taken: {uses(node.value)}"
             if isinstance(node, ast.Import | ast.ImportFrom) and function in _forbidden_bindings(
                 node, notebook_functions
             ):
                 return f"`{function}` is imported from the course's solutions ({ast.unparse(node)})"
     defs = [
-        n for tree in trees for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function
+        (n, src)
+        for tree, src in cells
+        for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef) and n.name == function
     ]
-    for node in defs:
-        found = _uses(node, forbidden, notebook_functions)
+    for node, _ in defs:
+        found = uses(node)
         if found:
-            return f"`{function}` wraps the course's solution: {found}"
-    for node in defs[-1:]:  # the definition in force is the last one
-        form = normalised(node)
-        if form[1] >= DISTINCTIVE_NODES and form in course_solutions(function, str(source_folder)):
-            return (
-                f"`{function}` is a copy of the course's solution (the same code once names are normalised)"
-            )
-    return None
-
-
-def defined_in_course(code_file):
-    """Whether a function whose code lives in ``code_file`` comes from the course's own package."""
-    return bool(code_file) and str(Path(code_file).resolve()).startswith(COURSE_FOLDER)
-
-
-def runtime_findings(function, described, probe):
-    """Why the kernel's object for ``function`` is the course's solution, from what the kernel reported."""
-    if defined_in_course(described.get("code_file")):
-        return f"`{function}` is the course's own function ({Path(described['code_file']).name})"
-    if probe and probe.get("solution_called"):
-        return f"calling `{function}` runs the course's `{course_name(function)}`"
+            return f"`{function}` {found.removeprefix('it ')}"
+    if not defs:
+        return None
+    node, cell_source = defs[-1]  # the definition in force is the last one
+    mine = ast.get_source_segment(cell_source, node) or ast.unparse(node)
+    taught = _released_words(nb)
+    form = exact_form(node)
+    for where, code in course_solutions(function, str(source_folder)):
+        shared = sorted(p for p in phrases(mine) & phrases(code) if p not in taught)
+        if shared:
+            return f'`{function}` shares {len(shared)} comment(s) or message(s) with {where}: "{shared[0]}"'
+        for theirs in _defs(code, function) + _defs(code, course_name(function)):
+            if form[1] >= DISTINCTIVE_NODES and form[0] == exact_form(theirs)[0].replace(
+                f"'{course_name(function)}'", f"'{function}'"
+            ):
+                return (
+                    f"`{function}` is the same code as {where}, names included ({form[1]} syntax nodes, "
+                    "comments and layout aside)"
+                )
     return None
