@@ -216,6 +216,8 @@ def own_names(function):
 
 
 HONEST_UNUSUAL = {
+    # A lambda, assigned: the grader calls it when the tests run, as it calls a def.
+    "causal_mask": "causal_mask = lambda n: np.arange(n)[:, None] >= np.arange(n)[None, :]",
     # softmax(s) with the default axis, where the course writes softmax(s, axis=-1); einsum for the products.
     "scaled_dot_product_attention": (
         "def scaled_dot_product_attention(Q, K, V, mask=None):\n"

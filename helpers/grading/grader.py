@@ -52,6 +52,7 @@ from helpers.grading.exercises import EXERCISES
 from helpers.output_limit import message as output_limit_message
 
 TAMPERING = "Tampering suspected"
+_MISSING = object()  # a graded value its cell should have set, and did not
 INSTRUCTOR_NOTE = "<!-- attention-course: instructor only -->"  # feedback leaves out cells that start with it
 
 # What the grader computes for a kernel that asks for an earlier function: inputs of course size, with room.
@@ -114,12 +115,20 @@ def _free_names(source):
 
 
 def _assigned_names(source):
-    """Names a cell binds at its top level (None if it does not parse)."""
+    """Names a cell assigns at its top level, outside functions and classes (empty if it does not parse)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    names, todo = set(), list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        todo.extend(ast.iter_child_nodes(node))
+    return names
 
 
 def _error_output(exc):
@@ -366,13 +375,17 @@ class TrustedExecute(Execute):
             server.cancel()
 
     def _fetch_values(self, cell):
-        """Right after a solution cell: the values it sets that tests read (the quiz's ``answers``)."""
+        """Right after a solution cell: the values it sets that tests read (the quiz's ``answers``). Functions
+        are called when the tests run; a value is what it was here, whatever runs after."""
         for name in sorted(_assigned_names(cell.source) & self._test_names):
             try:
                 value = remote.resolve(self._ask, name)
             except (NameError, remote.RemoteError):
+                self._values[name] = _MISSING
                 continue
-            if not isinstance(value, remote.RemoteFunction):
+            if isinstance(value, remote.RemoteFunction):
+                self._values.pop(name, None)
+            else:
                 self._values[name] = value
 
     def _confirm(self, cell, same_in_kernel):
@@ -387,10 +400,10 @@ class TrustedExecute(Execute):
             for name in _free_names(cell.source):
                 if name in namespace or hasattr(builtins, name):
                     continue
+                if self._values.get(name) is _MISSING:
+                    raise NameError(f"name '{name}' is not defined (after the cell that should set it)")
                 if name in self._values:
                     namespace[name] = copy.deepcopy(self._values[name])
-                elif name in self._test_names and self._sets(name):
-                    raise NameError(f"name '{name}' is not defined (after the cell that should set it)")
                 else:
                     namespace[name] = remote.resolve(self._ask, name)
             with contextlib.redirect_stdout(stdout), exercises.fresh_inputs(self._seed_text()):
@@ -404,15 +417,6 @@ class TrustedExecute(Execute):
         if failed and not kernel_errors and same_in_kernel:
             self.log.warning(f"{TAMPERING}: {grade_id} passed in the student's kernel but failed outside it")
         cell.outputs = outputs
-
-    def _sets(self, name):
-        """Whether a solution cell of this notebook sets ``name`` (a graded value, fetched after that cell)."""
-        return any(
-            cell.cell_type == "code"
-            and cell.metadata.get("nbgrader", {}).get("solution")
-            and name in _assigned_names(cell.source)
-            for cell in self.nb.cells
-        )
 
     def _seed_text(self):
         n = self._nbgrader
