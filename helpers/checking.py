@@ -115,15 +115,30 @@ def _same(got, expected, equal_nan=False):
     )
 
 
+SHOW_CHARS = 800  # a value shown in a message is cut past this: a function may return anything, of any size
+
+
 def _show(value):
+    text = _show_whole(value)
+    return text if len(text) <= SHOW_CHARS else text[:SHOW_CHARS] + f"... ({len(text)} characters in all)"
+
+
+def _show_whole(value):
     with np.printoptions(precision=4, suppress=True, threshold=24, edgeitems=2, linewidth=100):
         if isinstance(value, tuple):
-            return "(" + ",\n            ".join(_show(v) for v in value) + ")"
+            return (
+                "("
+                + ",\n            ".join(_show(v) for v in value[:8])
+                + (", ...)" if len(value) > 8 else ")")
+            )
         if isinstance(value, np.ndarray) or isinstance(value, list):
-            arr = np.asarray(value)
+            try:
+                arr = np.asarray(value)
+            except (ValueError, TypeError):
+                return repr(value)[: SHOW_CHARS + 1]
             text = np.array2string(arr, separator=", ")
             return text.replace("\n", "\n            ") + (f"  shape {arr.shape}" if arr.ndim > 1 else "")
-        return repr(value)
+        return repr(value)[: SHOW_CHARS + 1]
 
 
 def _describe_difference(got, expected):

@@ -81,13 +81,20 @@ def decode(text):
     return _unpack(json.loads(text))
 
 
+MESSAGE_CHARS = 2000
+
+
 def exception(type_name, message):
-    """An exception of the builtin type named ``type_name`` (or a plain Exception subclass of that name): never
-    a SystemExit or KeyboardInterrupt, whatever the other side sent."""
-    cls = getattr(builtins, str(type_name), None)
+    """An exception of the builtin type named ``type_name`` (or a plain Exception subclass of that name, when
+    it is a short identifier): never a SystemExit or KeyboardInterrupt, whatever the other side sent, and never
+    a name or message longer than a few lines."""
+    name = str(type_name)
+    if not (name.isidentifier() and len(name) <= 60):
+        name = "Exception"
+    cls = getattr(builtins, name, None)
     if not (isinstance(cls, type) and issubclass(cls, Exception)):
-        cls = type(str(type_name), (Exception,), {})
-    return cls(message)
+        cls = type(name, (Exception,), {})
+    return cls(str(message)[:MESSAGE_CHARS])
 
 
 # --- the grader asks the kernel --------------------------------------------------------------------------------
@@ -108,7 +115,7 @@ def handle(request_text, namespace):
     try:
         reply = {"result": target(*args, **kwargs)}
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are answers too
-        reply = {"error": (type(exc).__name__, str(exc)[:2000])}
+        reply = {"error": (type(exc).__name__[:60], str(exc)[:MESSAGE_CHARS])}
     # Inputs go back only if the call changed them in place (the checks look for that mistake).
     reply["changed"] = {
         i: new for i, (old, new) in enumerate(zip(before, inputs))

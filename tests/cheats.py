@@ -16,14 +16,7 @@ from conftest import RELEASE, SOURCE, solution_cells
 
 from helpers.earlier import TAUGHT_IN
 from helpers.grading.exercises import EXERCISES
-from helpers.grading.integrity import (
-    DISTINCTIVE_NODES,
-    _defs,
-    _released_words,
-    course_name,
-    exact_form,
-    phrases,
-)
+from helpers.grading.integrity import _defs, _released_words, course_name, phrases
 
 
 def _signature(function):
@@ -153,12 +146,11 @@ def pasted(function):
 
 def paste_is_evidence(function):
     """Whether a verbatim paste of ``function``'s solution shows in its text: a comment or message of the
-    solution, or code long enough that honest students do not write it name for name."""
-    (definition,) = _defs(_master_text(function), function)
+    solution that the released notebook does not teach."""
     release = nbformat.read(RELEASE / f"{EXERCISES[function].notebook}.ipynb", as_version=4)
     taught = _released_words(release)
     shared = {p for p in phrases(_master_text(function)) if p not in taught}
-    return bool(shared) or exact_form(definition)[1] >= DISTINCTIVE_NODES
+    return bool(shared)
 
 
 USING = {
@@ -247,12 +239,9 @@ HONEST_UNUSUAL = {
 
 
 def honest(function):
-    """{variant: code} of honest work: the textbook form where it is short enough to be common, the same in
+    """{variant: code} of honest work: the textbook form (the master's code without its comments), the same in
     the student's own names, and unusual but right code."""
-    found = {"own_names": own_names(function)}
-    (definition,) = _defs(_master_text(function), function)
-    if exact_form(definition)[1] < DISTINCTIVE_NODES:
-        found["textbook"] = textbook(function)
+    found = {"own_names": own_names(function), "textbook": textbook(function)}
     if function in HONEST_UNUSUAL:
         found["unusual"] = HONEST_UNUSUAL[function]
     return found
@@ -322,3 +311,29 @@ for top in ["/", os.getcwd(), str(Path.cwd().parent.parent.parent)]:
             if not path.startswith(skip):
                 print("READ", path, text[:300].replace(chr(10), " "))
 Path("stolen.txt").write_text("written by the kernel beside the notebook")"""
+
+# Notebook 01's soft lookup computes a softmax: asked of the grader while notebook 02 is graded, it would
+# answer notebook 02 (the grader hands notebook 02 no earlier function).
+SOFTMAX_BY_LOOKUP = """from helpers.earlier import soft_lookup
+
+
+def softmax(x, axis=-1):
+    x = np.moveaxis(np.asarray(x, dtype=float), axis, -1)
+    n = x.shape[-1]
+    query = np.ones(x.shape[:-1] + (1,))
+    values = np.ascontiguousarray(np.broadcast_to(np.eye(n), x.shape[:-1] + (n, n)))
+    return np.moveaxis(soft_lookup(query, x[..., :, None], values), -1, axis)"""
+
+# Small arrays whose batch axes broadcast into a huge one: the grader must see the size before computing.
+ORACLE_DOS = """import helpers.wire as wire
+
+B, n = 80, 8
+Q, K, V = np.ones((B, 1, 1, n, 1)), np.ones((1, B, 1, n, 1)), np.ones((1, 1, 1, n, 1))
+try:
+    wire.ask_grader("scaled_dot_product_attention", [Q, K, V], {"mask": np.ones((1, 1, B, n, n), bool)})
+except Exception as error:
+    print("the grader said:", type(error).__name__, error)
+
+
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    raise NotImplementedError()"""

@@ -97,6 +97,13 @@ def _cheaters():
     cheaters["cheat-quiz-hook"] = {QUIZ: {"quiz_answers": cheats.QUIZ_HOOK}}
     cheaters["cheat-probe"] = {"01_queries_keys_values": {"similarity_scores": cheats.PATCHED_PROBE}}
     cheaters["cheat-reads-everything"] = {"02_softmax": {"softmax": cheats.READ_EVERYTHING}}
+    cheaters["cheat-lookup-softmax"] = {"02_softmax": {"softmax": cheats.SOFTMAX_BY_LOOKUP}}
+    cheaters["cheat-oracle-dos"] = {
+        "04_self_attention_and_causal_masks": {
+            **{f: REFERENCE[f] for f in REFERENCE if NOTEBOOK_OF[f] == "04_self_attention_and_causal_masks"},
+            "self_attention": cheats.ORACLE_DOS,
+        }
+    }
     for variant in ("textbook", "own_names", "unusual"):
         cheaters[f"honest-{variant}"] = every_function(lambda f, v=variant: cheats.honest(f).get(v))
     return cheaters
@@ -390,6 +397,26 @@ def test_what_a_kernel_can_read_never_reaches_the_feedback(graded):
     assert grades_of(graded, student, "02_softmax") == (4, 4), "the function itself is honest and right"
 
 
+def test_the_grader_hands_a_notebook_only_the_earlier_functions_the_course_gives_it(graded):
+    # Notebook 01's soft lookup would compute notebook 02's softmax: while 02 is graded, the grader refuses it.
+    assert grades_of(graded, "cheat-lookup-softmax", "02_softmax") == (0, 4)
+    assert (
+        "the grader computes only the earlier functions"
+        in graded["cheat-lookup-softmax"]["02_softmax"]["test_softmax"][2]
+    )
+
+
+def test_a_request_too_large_for_the_grader_is_refused_before_it_is_computed(graded):
+    # 9 KB of arrays that broadcast to 80^3 x 8 x 8 weights: refused from their shapes, at once.
+    course = graded["_course"]
+    notebook = (
+        course / "autograded" / "cheat-oracle-dos" / ASSIGNMENT / "04_self_attention_and_causal_masks.ipynb"
+    )
+    assert "the grader said: MemoryError the inputs are too large" in notebook.read_text()
+    earned, most = grades_of(graded, "cheat-oracle-dos", "04_self_attention_and_causal_masks")
+    assert earned == most - 4, "the rest of the notebook is graded as usual"
+
+
 def grades_of(graded, student, notebook):
     grades = graded[student][notebook]
     return sum(s for s, _, _ in grades.values()), sum(m for _, m, _ in grades.values())
@@ -400,3 +427,14 @@ def test_no_honest_student_is_flagged(graded):
     for student in STUDENTS:
         if not student.startswith("cheat-"):
             assert f" {student} " not in table, student
+
+
+def test_a_regrade_sets_the_copy_flag_anew(graded):
+    # Last in this file: it regrades one notebook of the paster, now honest, with plain nbgrader.
+    course, notebook = graded["_course"], "05_multi_head_attention"
+    honest = course / "submitted" / "honest-own_names" / ASSIGNMENT / f"{notebook}.ipynb"
+    shutil.copy(honest, course / "submitted" / "cheat-pasted" / ASSIGNMENT / f"{notebook}.ipynb")
+    args = ["autograde", ASSIGNMENT, "--student", "cheat-pasted", "--notebook", notebook, "--force"]
+    nbgrader(course, *args)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID) as gb:
+        assert not gb.find_submission_notebook(notebook, ASSIGNMENT, "cheat-pasted").flagged

@@ -48,8 +48,22 @@ def test_a_verbatim_paste_is_reported_where_its_text_shows(function):
 def test_some_pastes_show_and_the_textbook_forms_do_not():
     showing = {f for f in MISTAKES if cheats.paste_is_evidence(f)}
     assert {"multi_head_attention", "max_path_length"} <= showing
-    # The forms notebooks 03 and 04 teach are written name for name by honest students: never evidence.
-    assert not {"scaled_dot_product_attention", "positional_encoding", "softmax"} & showing
+    # The forms the notebooks teach are written name for name by honest students: never evidence, however long.
+    for function in MISTAKES:
+        assert _evidence(function, cheats.textbook(function)) is None, function
+
+
+@pytest.mark.parametrize("alias", ["from helpers import earlier", "import helpers.earlier as earlier"])
+def test_helpers_earlier_as_the_course_hands_it_out_is_no_evidence(alias):
+    uses = (
+        f"{alias}\n\n\ndef self_attention(X, W_q, W_k, W_v, mask=None):\n"
+        "    return earlier.scaled_dot_product_attention(X @ W_q, X @ W_k, X @ W_v, mask)"
+    )
+    assert _evidence("self_attention", uses) is None
+    # Taking this notebook's own function from it is.
+    assert "earlier.self_attention" in _evidence(
+        "self_attention", f"{alias}\n\nself_attention = earlier.self_attention"
+    )
 
 
 @pytest.mark.parametrize(

@@ -181,6 +181,13 @@ def _attacks(course, port):
             0,
         ),
         "deleted-tests": (WRONG, delete_test_cells, 0),  # restored from source/ by nbgrader
+        # Answers too large to show: the grader's own messages are bounded like the kernel's output.
+        "returns-megabytes": ("def softmax(x, axis=-1):\n    return 'A' * 3_000_000", None, 0),
+        "raises-a-long-name": (
+            "def softmax(x, axis=-1):\n    raise type('E' * 3_000_000, (Exception,), {})('boom')",
+            None,
+            0,
+        ),
         "walks-the-machine": (WRONG + record + WALK.format(probes=[str(p) for p in _probes(root)]), None, 0),
         "edited-tests": (WRONG, _tests_edited, 0),
         "duplicate-ids": (RIGHT, _ids_duplicated, 4),  # repaired by nbgrader: a right answer keeps its points
@@ -405,6 +412,12 @@ def test_a_grading_kernel_reads_only_what_the_guide_lists(attacked):
     guide = " ".join((ROOT / "docs" / "instructors.md").read_text(encoding="utf-8").split())
     for _path, what, _ in sandbox.readable([sys.executable], workdir="WORKDIR", shared_dir="SOCKETS"):
         assert what in guide, what
+
+
+@pytest.mark.parametrize("student", ["returns-megabytes", "raises-a-long-name"])
+def test_what_a_function_returns_cannot_swell_the_graded_notebook(attacked, student):
+    graded = attacked["course"] / "autograded" / student / ASSIGNMENT / f"{SOFTMAX}.ipynb"
+    assert graded.stat().st_size < 400_000, graded.stat().st_size
 
 
 def test_files_a_kernel_writes_go_nowhere(attacked):

@@ -29,6 +29,7 @@ import builtins
 import contextlib
 import copy
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -57,7 +58,8 @@ INSTRUCTOR_NOTE = "<!-- attention-course: instructor only -->"  # feedback leave
 
 # What the grader computes for a kernel that asks for an earlier function: inputs of course size, with room.
 MAX_REQUEST_CHARS = 8_000_000
-MAX_WORK = 20_000_000  # elements of the largest array the call would build (attention weights: batch * n * n)
+MAX_WORK = 4_000_000  # elements of the largest array the call would build (32 MB of float64)
+MAX_REPLY_CHARS = 64_000_000  # a kernel's reply to one request, as text
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -137,26 +139,69 @@ def _error_output(exc):
     return NotebookNode(output_type="error", ename=type(exc).__name__, evalue=str(exc), traceback=lines)
 
 
-def _notebook_number(name):
-    return int(name[:2]) if name[:2].isdigit() else None
+def _size(value):
+    """A size argument: an exact int from 0 to 4096 (a float, a bool or anything else is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= value <= 4096:
+        raise ValueError("sizes are whole numbers from 0 to 4096")
+    return int(value)
 
 
-def _work(args, kwargs):
-    """The size of the largest array a course function builds from these inputs: batch * n_q * n_k (and
-    heads) for attention, n * n for a mask; an upper bound for the others."""
-    arrays = [np.asarray(a) for a in [*args, *kwargs.values()] if isinstance(a, np.ndarray)]
-    ints = [
-        a for a in [*args, *kwargs.values()] if isinstance(a, int | np.integer) and not isinstance(a, bool)
-    ]
-    if any(not np.issubdtype(a.dtype, np.number) and a.dtype != bool for a in arrays):
-        raise TypeError("inputs must be numbers")
-    if any(abs(i) > 4096 for i in ints):
-        raise ValueError("sizes up to 4096 only")
-    biggest = max([a.size for a in arrays] + [max(map(abs, ints), default=0) ** 2])
-    rows = max([a.shape[-2] for a in arrays if a.ndim >= 2] + [1])
-    batch = max([int(np.prod(a.shape[:-2])) for a in arrays if a.ndim > 2] + [1])
-    heads = max([i for i in ints if i <= 64] + [1])
-    return max(biggest, batch * rows * rows * heads)
+def _arrays_of_numbers(*values):
+    for value in values:
+        if not isinstance(value, np.ndarray) or not (
+            np.issubdtype(value.dtype, np.number) or value.dtype == bool
+        ):
+            raise TypeError("inputs must be arrays of numbers")
+
+
+def _softmax_work(x, axis=-1):
+    _arrays_of_numbers(x)
+    return x.size
+
+
+def _attention_work(Q, K, V, mask=None):
+    _arrays_of_numbers(Q, K, V, *([] if mask is None else [mask]))
+    if min(Q.ndim, K.ndim, V.ndim) < 2:
+        raise ValueError("Q, K and V are (..., n, d)")
+    weights = np.broadcast_shapes(Q.shape[:-1] + (K.shape[-2],), K.shape[:-2] + (1, 1), V.shape[:-2] + (1, 1))
+    if mask is not None:
+        weights = np.broadcast_shapes(weights, mask.shape)
+    return max(int(np.prod(weights)), int(np.prod(weights[:-1])) * V.shape[-1], Q.size, K.size, V.size)
+
+
+def _causal_mask_work(n):
+    return _size(n) ** 2
+
+
+# What the grader computes for a kernel that asks for an earlier function: each function's largest array, from
+# the shapes alone (broadcasting included), before anything is computed.
+WORK = {
+    "softmax": _softmax_work,
+    "scaled_dot_product_attention": _attention_work,
+    "causal_mask": _causal_mask_work,
+}
+
+
+def provided(source_folder, notebook):
+    """The earlier functions the course hands the students of ``notebook`` (``from helpers.earlier import ...``
+    in its master or an earlier one), and so the only ones the grader computes for its kernel. Notebook 02 gets
+    none: notebook 01's soft lookup would compute its softmax."""
+    names = set()
+    for master in sorted(Path(source_folder).glob("*.ipynb")):
+        if master.stem > notebook:
+            continue
+        try:
+            cells = json.loads(master.read_text(encoding="utf-8")).get("cells", [])
+        except (OSError, ValueError):
+            continue
+        for cell in cells:
+            if cell.get("cell_type") != "code":
+                continue
+            with contextlib.suppress(SyntaxError):
+                for node in ast.walk(ast.parse("".join(cell.get("source", "")))):
+                    if isinstance(node, ast.ImportFrom) and node.module == "helpers.earlier":
+                        names |= {alias.name for alias in node.names}
+    return names
 
 
 class TrustedExecute(Execute):
@@ -180,6 +225,10 @@ class TrustedExecute(Execute):
         self._nbgrader = dict((resources or {}).get("nbgrader") or {})
         self._notebook = self._nbgrader.get("notebook", "")
         self._values = {}  # graded values fetched right after the cell that sets them: name -> value
+        coursedir = CourseDirectory(config=self.config)
+        assignment = self._nbgrader.get("assignment", "")
+        masters = Path(coursedir.root) / coursedir.source_directory / assignment
+        self._provided = provided(masters, self._notebook) & set(earlier.TAUGHT_IN)
         self._hidden = ClearHiddenTests(config=self.config)
         self._test_names = set()
         tests = [
@@ -197,6 +246,7 @@ class TrustedExecute(Execute):
         for cell in tests:
             with contextlib.suppress(SyntaxError):
                 self._test_names.update(_free_names(cell.source))
+        self._flag(False)  # set anew each time the notebook is graded
         nb, resources = super().preprocess(nb, resources, km)
         self._report_copies(nb)
         return nb, resources
@@ -275,6 +325,11 @@ class TrustedExecute(Execute):
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
+        if msg["msg_type"] == "error":  # kept, but bounded: a name or message can be megabytes long
+            limit = self.max_output_chars
+            content["ename"] = str(content.get("ename", ""))[:200]
+            content["evalue"] = str(content.get("evalue", ""))[:limit]
+            content["traceback"] = [str(line)[: limit // 10] for line in content.get("traceback", [])[:50]]
         size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
         self._output_chars += size
         if self._output_chars > self.max_output_chars and msg["msg_type"] != "error":
@@ -322,14 +377,16 @@ class TrustedExecute(Execute):
                 raise ValueError("the inputs are too large")
             request = remote.decode(prompt)
             name = request.get("earlier") if isinstance(request, dict) else None
-            taught = earlier.TAUGHT_IN.get(name)
-            here = _notebook_number(self._notebook)
-            if taught is None or here is None or _notebook_number(taught) >= here:
+            if name not in self._provided or name not in WORK:
+                given = ", ".join(sorted(self._provided)) or "none"
                 raise PermissionError(
-                    f"while grading {self._notebook}, the grader computes only functions of earlier notebooks"
+                    f"while grading {self._notebook}, the grader computes only the earlier functions the course "
+                    f"hands this notebook ({given})"
                 )
-            args, kwargs = list(request.get("args", [])), dict(request.get("kwargs", {}))
-            if _work(args, kwargs) > MAX_WORK:
+            args, kwargs = request.get("args", []), request.get("kwargs", {})
+            if not (isinstance(args, list) and isinstance(kwargs, dict)):
+                raise TypeError("arguments must be a list and keywords a dict")
+            if WORK[name](*args, **kwargs) > MAX_WORK:
                 raise MemoryError("the inputs are too large for the course's function")
             with np.errstate(all="ignore"):
                 result = getattr(reference, name)(*args, **kwargs)
@@ -343,7 +400,10 @@ class TrustedExecute(Execute):
         code = f"import helpers.wire as _wire\n_grader_reply = _wire.handle({remote.encode(request)!r}, globals())"
         content = run_sync(self._request)(code, self._deadline())
         try:
-            text = ast.literal_eval(content["user_expressions"]["reply"]["data"]["text/plain"])
+            reply = content["user_expressions"]["reply"]["data"]["text/plain"]
+            if len(reply) > MAX_REPLY_CHARS:
+                raise ValueError("too large")
+            text = ast.literal_eval(reply)
             return remote.decode(text)
         except Exception as exc:
             raise remote.RemoteError(f"the kernel did not answer with data ({type(exc).__name__})") from None
@@ -413,6 +473,12 @@ class TrustedExecute(Execute):
             outputs, failed = [_error_output(exc)], True
         if stdout.getvalue():
             outputs.insert(0, NotebookNode(output_type="stream", name="stdout", text=stdout.getvalue()))
+        for output in outputs:  # the grader's own messages are bounded like the kernel's
+            for key in ("text", "evalue"):
+                if len(output.get(key, "")) > self.max_output_chars:
+                    output[key] = output[key][: self.max_output_chars] + f"\n{self._cut_message()}"
+            if "traceback" in output:
+                output["traceback"] = [line[: self.max_output_chars] for line in output["traceback"][:50]]
         grade_id = cell.metadata["nbgrader"].get("grade_id")
         if failed and not kernel_errors and same_in_kernel:
             self.log.warning(f"{TAMPERING}: {grade_id} passed in the student's kernel but failed outside it")
@@ -445,13 +511,16 @@ class TrustedExecute(Execute):
         nb.cells.insert(0, new_markdown_cell(note))
         self._flag()
 
-    def _flag(self):
+    def _flag(self, flagged=True):
+        """formgrader's flag on this notebook (its list of submissions shows it)."""
         n = self._nbgrader
         if not all(n.get(k) for k in ("db_url", "notebook", "assignment", "student")):
             return
         try:
             with Gradebook(n["db_url"]) as gb:
-                gb.find_submission_notebook(n["notebook"], n["assignment"], n["student"]).flagged = True
-                gb.db.commit()
+                submitted = gb.find_submission_notebook(n["notebook"], n["assignment"], n["student"])
+                if submitted.flagged != flagged:
+                    submitted.flagged = flagged
+                    gb.db.commit()
         except MissingEntry:
             pass

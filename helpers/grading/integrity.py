@@ -12,13 +12,13 @@ Evidence, in the student's notebook text only:
 - **shared phrases**: a comment or message string of the course's solution (four words or more) that the
   student's function holds too, and that the released notebook does not (a phrase the course teaches is no
   evidence);
-- **the same code, names included**, as a course solution of at least :data:`DISTINCTIVE_NODES` syntax nodes.
-  Shorter solutions, and the textbook forms the notebooks teach (scaled dot-product attention and the
-  positional encoding are 92-96 nodes), are written name for name by honest students too, so they are never
-  evidence;
+- the same code alone is no evidence: the notebooks dictate their formulas step by step (attention, the
+  positional encoding, multi-head attention), and honest students write them name for name;
 - **code the grading kernel cannot run**: the function names the course's solutions (``helpers.grading``, or
   ``helpers.earlier`` for a function of its own notebook), or runs code built at run time (the builtins
   ``eval``, ``exec``, ``compile`` and ``__import__``; ``importlib``'s ``import_module`` and ``reload``).
+  Using ``helpers.earlier`` itself is the course's way of handing out earlier notebooks' functions: only
+  taking this notebook's own function from it counts.
   Such a function scores what it earns in the kernel (usually nothing); the note says why.
 """
 
@@ -35,7 +35,6 @@ from helpers.grading import reference
 from helpers.grading.exercises import EXERCISES
 
 COPY_EVIDENCE = "Copy evidence"
-DISTINCTIVE_NODES = 100
 PHRASE_WORDS = 4
 DYNAMIC_BUILTINS = {"eval", "exec", "compile", "__import__"}
 DYNAMIC_IMPORTLIB = {"import_module", "reload"}
@@ -48,12 +47,26 @@ def course_name(function):
 
 
 def _course_import(module, name, notebook_functions):
-    """Whether ``from module import name`` (or ``import module`` when name is None) brings in a solution."""
+    """Whether ``from module import name`` (or ``import module`` when name is None) brings in a solution:
+    anything of helpers.grading, and from helpers.earlier a function of the notebook's own (the module itself
+    is the course's way of handing students earlier notebooks' functions)."""
     if module == "helpers.grading" or module.startswith("helpers.grading."):
         return True
     if module == "helpers":
-        return name in ("grading", "earlier")
-    return module == "helpers.earlier" and (name is None or name in notebook_functions)
+        return name == "grading"
+    return module == "helpers.earlier" and name in notebook_functions
+
+
+def _earlier_aliases(trees):
+    """Names bound to the module helpers.earlier itself."""
+    names = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "helpers":
+                names |= {a.asname or a.name for a in node.names if a.name == "earlier"}
+            elif isinstance(node, ast.Import):
+                names |= {a.asname for a in node.names if a.name == "helpers.earlier" and a.asname}
+    return names
 
 
 def _forbidden_bindings(tree, notebook_functions):
@@ -117,12 +130,18 @@ def _dynamic_call(call, rebound, importlib_names):
     return None
 
 
-def _uses(node, names, notebook_functions, rebound, importlib_names):
+def _uses(node, names, notebook_functions, rebound, importlib_names, earlier_aliases=()):
     """The first course solution ``node`` reads or imports, or dynamic code it runs; None if neither."""
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name) and sub.id in names:
             return f"it uses `{sub.id}` ({names[sub.id]})"
         if isinstance(sub, ast.Attribute):
+            if (
+                isinstance(sub.value, ast.Name)
+                and sub.value.id in earlier_aliases
+                and sub.attr in notebook_functions
+            ):
+                return f"it uses {sub.value.id}.{sub.attr} (helpers.earlier.{sub.attr}, this notebook's own)"
             chain = ast.unparse(sub)
             if chain.startswith("helpers.grading") or any(
                 chain == f"helpers.earlier.{name}" for name in notebook_functions
@@ -141,21 +160,6 @@ def _uses(node, names, notebook_functions, rebound, importlib_names):
         if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and "helpers.grading" in sub.value:
             return "it names the course's solutions module in a string"
     return None
-
-
-def _strip_docstring(function_def):
-    body = function_def.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:]
-    function_def.body = body or [ast.Pass()]
-    return function_def
-
-
-def exact_form(function_def):
-    """The code of a ``def``, names included, without its docstring, comments and layout; and its size."""
-    tree = _strip_docstring(ast.parse(ast.unparse(function_def)).body[0])
-    tree.returns, tree.decorator_list = None, []
-    return ast.dump(tree, annotate_fields=False), sum(1 for _ in ast.walk(tree))
 
 
 def _defs(source, name):
@@ -241,9 +245,10 @@ def copy_evidence(nb, function, source_folder):
     forbidden, rebound, importlib_names = {}, _rebound(trees), _importlib_bindings(trees)
     for tree in trees:
         forbidden.update(_forbidden_bindings(tree, notebook_functions))
+    aliases = _earlier_aliases(trees)
 
     def uses(node):
-        return _uses(node, forbidden, notebook_functions, rebound, importlib_names)
+        return _uses(node, forbidden, notebook_functions, rebound, importlib_names, aliases)
 
     for tree in trees:
         for node in tree.body:
@@ -273,17 +278,8 @@ def copy_evidence(nb, function, source_folder):
     node, cell_source = defs[-1]  # the definition in force is the last one
     mine = ast.get_source_segment(cell_source, node) or ast.unparse(node)
     taught = _released_words(nb)
-    form = exact_form(node)
     for where, code in course_solutions(function, str(source_folder)):
         shared = sorted(p for p in phrases(mine) & phrases(code) if p not in taught)
         if shared:
             return f'`{function}` shares {len(shared)} comment(s) or message(s) with {where}: "{shared[0]}"'
-        for theirs in _defs(code, function) + _defs(code, course_name(function)):
-            if form[1] >= DISTINCTIVE_NODES and form[0] == exact_form(theirs)[0].replace(
-                f"'{course_name(function)}'", f"'{function}'"
-            ):
-                return (
-                    f"`{function}` is the same code as {where}, names included ({form[1]} syntax nodes, "
-                    "comments and layout aside)"
-                )
     return None
