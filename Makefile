@@ -3,6 +3,7 @@
 #               notebooks/ without nbgrader's instructor tools
 #   make test   the same, plus the test tools (requirements-dev.txt) and Debian's bubblewrap and chromium, then
 #               every check: ruff, the tests (JupyterLab in a real browser among them), strict nbval on source/
+# Instructors set up grading alone with `make grader`. `make help` lists every target.
 # Every installed package is pinned by constraints.txt; `make lock` writes it anew.
 PYTHON ?= python3
 VENV := .venv
@@ -15,7 +16,11 @@ LAB_FILES := requirements.txt constraints.txt pyproject.toml Makefile jupyter-co
 LAB_STAMP := $(VENV)/.lab-$(shell cat $(LAB_FILES) | cksum | cut -d' ' -f1)
 DEV_STAMP := $(VENV)/.dev-$(shell cat $(LAB_FILES) requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: lab formgrader test lint release outputs clean system bench lock class-release hub
+.PHONY: help lab grader formgrader test lint release outputs clean system bench lock class-release hub
+
+# `make help` prints each target's "## " line.
+help: ## list the targets, one line each
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
 
 # Also turns off JupyterLab's "get notified about news?" pop-up (it would cover the course and go online).
 $(LAB_STAMP): $(LAB_FILES)
@@ -38,11 +43,11 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Students' JupyterLab: jupyter-config/student/ turns off nbgrader's formgrader, create-assignment and course
 # list (nbgrader's documented switches, as config files that apply to this command only).
 STUDENT_CONFIG := JUPYTER_CONFIG_PATH=$(abspath jupyter-config/student)
-lab: $(LAB_STAMP)
+lab: $(LAB_STAMP) ## students: set up .venv and open the course in JupyterLab (notebooks/attention)
 	$(STUDENT_CONFIG) $(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/attention
 
 # Instructors: JupyterLab from the course root, with formgrader (Nbgrader menu > Formgrader).
-formgrader: $(LAB_STAMP)
+formgrader: $(LAB_STAMP) ## instructors: JupyterLab from the course root, with formgrader
 	$(BIN)/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir=$(CURDIR)
 
 # Debian packages the tests need, installed if missing: bubblewrap, the sandbox of grading kernels
@@ -50,42 +55,53 @@ formgrader: $(LAB_STAMP)
 # no browser of its own). As root here; through sudo elsewhere.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 DEBIAN_PACKAGES := $(if $(shell command -v bwrap),,bubblewrap) $(if $(shell command -v chromium),,chromium)
-system:
+system: ## install Debian's bubblewrap and chromium if missing (as root, or through sudo)
 	@if [ -n "$(strip $(DEBIAN_PACKAGES))" ]; then echo "installing Debian packages: $(DEBIAN_PACKAGES)"; \
 		$(SUDO) apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null \
 		|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; }; fi
 
-test: $(DEV_STAMP) system
+# Instructors: what grading needs and nothing else (the course's packages and Debian's bubblewrap, the sandbox
+# of grading kernels), then a check that the sandbox works here. docs/instructors.md, "1. Set up".
+GRADER_PACKAGES := $(if $(shell command -v bwrap),,bubblewrap)
+grader: $(LAB_STAMP) ## instructors: set up grading alone (the course's packages, bubblewrap) and check the sandbox
+	@if [ -n "$(strip $(GRADER_PACKAGES))" ]; then echo "installing Debian packages: $(GRADER_PACKAGES)"; \
+		$(SUDO) apt-get install -y -qq $(GRADER_PACKAGES) >/dev/null \
+		|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(GRADER_PACKAGES) >/dev/null; }; fi
+	@$(BIN)/python -c "from helpers.grading import sandbox; import sys; ok = sandbox.available(); \
+		print('grading sandbox: ' + ('ready' if ok else 'bubblewrap cannot create namespaces here')); sys.exit(not ok)"
+	@echo "next: . .venv/bin/activate, then the commands of docs/instructors.md from this folder"
+
+test: $(DEV_STAMP) system ## maintainers and CI: set up, then every check (ruff, the tests, strict nbval)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 # Performance report: prints measured figures, checks nothing (the tests do).
-bench: $(DEV_STAMP) system
+bench: $(DEV_STAMP) system ## a performance report: measured figures, checks nothing
 	$(BIN)/python tests/bench.py
 
-lint: $(DEV_STAMP)
+lint: $(DEV_STAMP) ## fix what ruff can fix, and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format helpers tests source
 
 # For maintainers: re-run source/ to refresh its stored outputs, then regenerate the student release (and the
 # tutor's copy of the course text, which is read from the release so that it never holds a solution).
 # The release comes first as well: the tutor's course_text.json (made from it) is read when source/ runs.
-outputs: release
+outputs: release ## re-run source/ to refresh its stored outputs, then regenerate the release
 	ATTENTION_COURSE_PROGRESS=$$(mktemp -d)/progress.json $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.record_timing=False --ExecutePreprocessor.store_widget_state=False \
 		source/attention/*.ipynb
 	$(BIN)/python -m helpers.grading.notebook_outputs source/attention/*.ipynb
 	$(MAKE) release
 
-release: $(DEV_STAMP)
+release: $(DEV_STAMP) ## regenerate notebooks/, the tutor's course text and the check data from source/
 	$(BIN)/nbgrader generate_assignment attention --force --no-db
 	$(BIN)/python -m helpers.tutor notebooks/attention > helpers/course_text.json
 	$(BIN)/python -m helpers.grading.exercises helpers/check_data
 
 # Pin every package anew: a fresh venv installs requirements-dev.txt (its direct pins) and pip freeze writes
 # what it got. Run it to upgrade on purpose, then make test, and commit constraints.txt.
-lock:
+lock: ## pin every package anew in constraints.txt (a fresh venv, then pip freeze)
 	rm -rf build/lock-venv
 	$(PYTHON) -m venv build/lock-venv
 	build/lock-venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -97,7 +113,7 @@ lock:
 # What an instructor hands a class: the released notebooks and the student package as a wheel (helpers without
 # helpers.grading: no solution, no quiz key). See docs/instructors.md, "Self-study or a class".
 CLASS_RELEASE := build/class-release
-class-release: $(DEV_STAMP)
+class-release: $(DEV_STAMP) ## what a class gets: the released notebooks and the student package as a wheel
 	rm -rf $(CLASS_RELEASE) build/wheel
 	mkdir -p $(CLASS_RELEASE)/notebooks
 	cp notebooks/attention/*.ipynb $(CLASS_RELEASE)/notebooks/
@@ -109,8 +125,8 @@ class-release: $(DEV_STAMP)
 # exchange, the course's grading service and JupyterHub on loopback, until Ctrl-C, which removes all of it.
 # deploy/classroom.py; docs/instructors.md, "A class on JupyterHub". tests/test_hub.py runs the same class.
 STUDENTS ?= 3
-hub: $(DEV_STAMP)
+hub: $(DEV_STAMP) ## a class on JupyterHub on this machine, as root, until Ctrl-C
 	$(BIN)/python deploy/classroom.py up --students $(STUDENTS)
 
-clean:
+clean: ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache gradebook.db

@@ -165,3 +165,60 @@ def test_feedback_for_every_graded_notebook_with_the_hints(taught):
     assert len(pages) >= 20
     partial = (course / "feedback" / "partial-0" / ASSIGNMENT / f"{SOFTMAX}.html").read_text()
     assert "Subtract the max of each row first" in partial and "hidden=True" not in partial
+
+
+README = ROOT / "README.md"
+
+
+def _readme_block():
+    """The README's instructor block, as written."""
+    section = README.read_text().split("## For instructors (nbgrader)", 1)[1]
+    return re.search(r"```\n(.*?)```", section, re.S).group(1)
+
+
+@pytest.fixture(scope="module")
+def readme_term(tmp_path_factory):
+    """The README's block run as one script in a fresh clone, on three students' downloaded files; then the
+    rest of a term's files (a roster, nbgrader's log, a release and an exchange folder) written beside them."""
+    clone = tmp_path_factory.mktemp("readme") / "attention-course"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    release = clone / "notebooks" / ASSIGNMENT
+    archive = clone / "downloaded" / ASSIGNMENT / "archive"
+    archive.mkdir(parents=True)
+    work = {
+        "strong": {SOFTMAX: {"softmax": REFERENCE["softmax"]}, QUIZ: {"quiz_answers": quiz_cell(QUIZ_KEY)}},
+        "partial": {SOFTMAX: {"softmax": MISTAKES["softmax"]["no_max_subtraction"][0]}},
+        "empty": {SOFTMAX: {}},
+    }
+    for student, notebooks in work.items():
+        for notebook, codes in notebooks.items():
+            (archive / f"{student}_{notebook}.ipynb").write_text(_notebook(release, notebook, codes))
+    # Its .venv is this checkout's: a clone has none until `make grader`.
+    script = _readme_block().replace("source .venv/bin/activate", f"source {ROOT}/.venv/bin/activate")
+    run = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=clone, capture_output=True, text=True, env=ENV
+    )
+    (clone / "roster.csv").write_text("id,first_name,last_name\nstrong,S,Trong\n")
+    for folder in ("release", f"exchange/{COURSE_ID}/inbound", f"exchange/{COURSE_ID}/outbound"):
+        (clone / folder).mkdir(parents=True, exist_ok=True)
+        (clone / folder / "placeholder.ipynb").write_text("{}")
+    (clone / "gradebook.db-journal").write_text("")
+    return clone, run
+
+
+def test_the_readme_block_works_as_written_on_a_fresh_clone(readme_term):
+    clone, run = readme_term
+    assert run.returncode == 0, run.stdout + run.stderr
+    with Gradebook(f"sqlite:///{clone / 'gradebook.db'}", COURSE_ID) as gb:
+        assert [a.name for a in gb.assignments] == [ASSIGNMENT], "the assignment is in the gradebook"
+    rows = {row["student_id"]: row for row in csv.DictReader(open(clone / "grades.csv"))}
+    assert {s: float(r["score"]) for s, r in rows.items()} == {"strong": 4 + 15, "partial": 0, "empty": 0}
+    assert (clone / "feedback" / "strong" / ASSIGNMENT / f"{SOFTMAX}.html").exists()
+
+
+def test_a_term_in_a_clone_leaves_git_status_clean(readme_term):
+    clone, _ = readme_term
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored=no"], cwd=clone, capture_output=True, text=True
+    )
+    assert status.stdout == "", f"a term's files would be committed:\n{status.stdout}"

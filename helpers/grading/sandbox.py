@@ -6,7 +6,8 @@ file system and sees only what is on this allow-list (:func:`readable`), all of 
 - the system's programs and libraries (``/usr``, with ``/bin``, ``/lib``... as links into it);
 - the Python installation and virtual environment that run the kernel (their folders, nothing around them);
 - the student package, as a class student has it: ``helpers`` without ``helpers/grading`` (no solutions, no
-  hidden cases, no grading code), copied out of the course and put where Python finds ``helpers``;
+  hidden cases, no grading code), copied out of the course into ``/opt/attention-course``, first on the
+  kernel's ``PYTHONPATH``;
 - a throw-away copy of the student's own submission folder, writable, as the working directory (what the kernel
   writes there is deleted with it: it never reaches ``autograded/`` or the feedback);
 - a private, empty ``/tmp`` (writable), a minimal ``/dev``, its own ``/proc``, and two lines of ``/etc``
@@ -105,6 +106,9 @@ def runtime_paths(cmd):
 # --- the student package, as a class student has it ----------------------------------------------------------
 
 HELPERS = Path(__file__).resolve().parents[1]
+# Where a kernel finds the student package: a folder of its own, first on the kernel's PYTHONPATH, so that
+# `import helpers` finds it however the grader's own copy of the course was installed.
+STUDENT_PACKAGE_ROOT = "/opt/attention-course"
 # What the wheel of a class release holds besides helpers/*.py (pyproject.toml's package-data), for a course
 # installed without its pyproject.toml.
 PACKAGE_DATA = ["course_text.json", "tutor_questions.json", "check_data/*.json", "README.md"]
@@ -155,7 +159,11 @@ def readable(cmd, *, workdir, shared_dir):
     entries += [(link, "a link into /usr", False) for link in SYSTEM_LINKS]
     entries += [(str(p), "a Python installation that runs the kernel", False) for p in runtime_paths(cmd)]
     entries += [
-        (str(HELPERS), "the student package, as a class student has it (a copy, no helpers/grading)", False),
+        (
+            f"{STUDENT_PACKAGE_ROOT}/helpers",
+            "the student package, as a class student has it (a copy, no helpers/grading)",
+            False,
+        ),
         (str(workdir), "a throw-away copy of the student's own submission folder", True),
         ("/tmp", "an empty private folder", True),
         ("/dev", "a minimal /dev (null, zero, random, urandom, tty, shm)", False),
@@ -201,8 +209,11 @@ def command(cmd, *, workdir, shared_dir, submission=None):
             args += ["--ro-bind", path, path]
     for path in runtime_paths(cmd):
         args += ["--ro-bind", str(path), str(path)]
-    # Where the grader imports helpers from, the kernel finds the student package instead.
-    args += ["--ro-bind", str(student_package()), str(HELPERS)]
+    args += ["--ro-bind", str(student_package()), f"{STUDENT_PACKAGE_ROOT}/helpers"]
+    # Where the grader's own helpers lie inside a folder bound above (a course installed into site-packages),
+    # the student package hides them there too: no helpers/grading anywhere inside.
+    if any(HELPERS.is_relative_to(path) for path in runtime_paths(cmd)):
+        args += ["--ro-bind", str(student_package()), str(HELPERS)]
     args += ["--bind", str(scratch), str(workdir), "--bind", str(shared_dir), str(shared_dir)]
     args += ["--remount-ro", "/"]  # the empty root itself (where the folders above hang) takes no writes
     env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
@@ -214,6 +225,7 @@ def command(cmd, *, workdir, shared_dir, submission=None):
         "MPLCONFIGDIR": "/tmp/matplotlib",
         "IPYTHONDIR": "/tmp/ipython",
         "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
+        "PYTHONPATH": STUDENT_PACKAGE_ROOT,
         "ATTENTION_COURSE_EARLIER": "grader",  # helpers.earlier asks the grader (helpers.wire.ask_grader)
         # ipykernel exits when the pid it was given (from outside the pid namespace) is not its parent. 1 means
         # "no parent to watch"; bubblewrap's --die-with-parent already ends the kernel with the grader.
