@@ -118,7 +118,7 @@ class-release: $(DEV_STAMP) ## what a class gets: the released notebooks and the
 	mkdir -p $(CLASS_RELEASE)/notebooks
 	cp notebooks/attention/*.ipynb $(CLASS_RELEASE)/notebooks/
 	cp -r jupyter-config $(CLASS_RELEASE)/
-	$(BIN)/python tests/class_student/build_wheel.py $(CLASS_RELEASE)
+	$(BIN)/python deploy/build_wheel.py $(CLASS_RELEASE)
 	@echo "class release in $(CLASS_RELEASE):"; ls $(CLASS_RELEASE)
 
 # A class on this machine, as root: Unix accounts (two instructors, the grader, STUDENTS students), nbgrader's

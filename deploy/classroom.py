@@ -268,7 +268,7 @@ def _build_environment(room):
     state = Path(room["state"])
     _run([_python(), "-m", "venv", str(state / "env")])
     wheel_dir = state / "wheel"
-    _run([sys.executable, str(ROOT / "tests" / "class_student" / "build_wheel.py"), str(wheel_dir)])
+    _run([sys.executable, str(ROOT / "deploy" / "build_wheel.py"), str(wheel_dir)])
     (wheel,) = wheel_dir.glob("attention_course-*.whl")
     pip = [
         str(state / "env" / "bin" / "python"),

@@ -27,6 +27,12 @@ def _fixture(name):
 
 
 def _hidden_cases(name):
+    """The hidden cases of ``name``'s check, from the grading side: the one place where the checks reach
+    :mod:`helpers.grading` (README.md beside this file, "The grading side").
+
+    Looked up when a hidden check runs, never at import: the grading side imports the student package, not the
+    other way round, and a class release has no :mod:`helpers.grading` at all, so there a hidden check says that
+    it runs when the work is graded."""
     try:
         from helpers.grading.exercises import hidden_cases
     except ImportError:

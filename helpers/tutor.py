@@ -7,11 +7,11 @@ the scores are cosine similarities, and the answer is drawn from the passages th
 weight (softmax keeps the order of the scores, so the scores alone decide).
 
 An answer is marked ``grounded`` only when the cited section can answer the question: the question is first
-put in the course's own words (``PHRASES``: "blows up" -> overflow, "peek at later words" -> causal mask), and
-then the section must hold most of the question's words (``MIN_COVERAGE``, weighted by how rare they are in the
-course), a good part of them in its title or its questions (``MIN_ABOUT``); a question with many words the
-course never uses is about something else. Otherwise the tutor declines instead of guessing. Measured on
-questions it was not tuned on: ``make bench``.
+put in the course's own words (``PHRASES``, from ``tutor_phrasings.json``: "blows up" -> overflow, "peek at
+later words" -> causal mask), and then the section must hold most of the question's words (``MIN_COVERAGE``,
+weighted by how rare they are in the course), a good part of them in its title or its questions
+(``MIN_ABOUT``); a question with many words the course never uses is about something else. Otherwise the tutor
+declines instead of guessing. Measured on questions it was not tuned on: ``make bench``.
 
 Deterministic, offline, no model: the passages are in ``course_text.json`` beside this file, generated from
 ``notebooks/`` by ``python -m helpers.tutor notebooks/attention`` (``make release`` does it; a test keeps it in
@@ -35,6 +35,7 @@ import numpy as np
 
 TEXT_FILE = Path(__file__).with_name("course_text.json")
 QUESTIONS_FILE = Path(__file__).with_name("tutor_questions.json")  # written by the course's author
+PHRASINGS_FILE = Path(__file__).with_name("tutor_phrasings.json")  # written by the course's author
 # A second passage is cited when softmax(similarity / 0.05) would give it at least a quarter of the best
 # passage's weight: exp((s - best) / 0.05) >= 1/4, that is a similarity within 0.05 * ln 4 of the best.
 SECOND_PASSAGE_WITHIN = 0.05 * math.log(4)
@@ -71,162 +72,20 @@ LEANS_BACK = re.compile(r"^(That|This|These|Those|It|Its|They|Them|Here|So|But|A
 
 
 # Everyday phrasings of the course's ideas, rewritten in the course's own words before anything is matched:
-# {the course's words: phrasings (regular expressions, whole words)}. Written from what each notebook teaches.
-PHRASINGS = {
-    # first: "minus infinity" is a mask's score, not an overflow
-    "mask -infinity before the softmax": ["minus infinity", "-inf", "negative infinity"],
-    # 01-02: lookup, scores and softmax
-    "hard lookup exact": [
-        r"dictionar(y|ies)",
-        "dict",
-        r"hash ?maps?",
-        r"exact(ly)? match\w*",
-        r"misspel\w*",
-        "typos?",
-    ],
-    "does what": ["job", "roles?", "purpose", r"responsib\w*"],
-    "similarity score dot product": [r"match(es|ing)?", r"similar(ity)?", r"close(ness)?"],
-    "overflow large scores": [
-        "blows? up",
-        "nans?",
-        "inf(inity)?",
-        "too (big|large)",
-        "(huge|big|large|very large) (numbers?|values?|scores?)",
-    ],
-    "weights sum to 1": [
-        r"(add|adds|sum|sums|summing|adding) (up )?to (one|1)",
-        r"probabilit(y|ies)",
-        "distribution",
-    ],
-    "temperature sharper flatter": [
-        "sharp(er|en)?",
-        "peak(ed|y)?",
-        "flat(ter)?",
-        "uniform",
-        "evenly",
-        "confident",
-    ],
-    "softmax exp": [r"exponentiat\w*", "exp"],
-    # 03: scaling and masks
-    "sqrt": ["square root", "root of"],
-    "d_k dimension": [
-        "dimensions?",
-        "dimensionality",
-        "(long|longer|wide|wider) vectors?",
-        "vector (size|length)",
-    ],
-    "saturates gradients scaling": ["gradients?", r"vanish\w*", r"saturat\w*", "stops? learning"],
-    "mask": ["block(s|ed|ing)?", "hide", "hidden from", "ignore", "visible", "zero(ed)? out"],
-    # 04: order, the causal mask, encoder and decoder
-    "causal mask future later tokens": [
-        "future",
-        r"peek\w*",
-        r"cheat\w*",
-        "look(s|ing)? ahead",
-        "upcoming",
-        "not (yet )?(generated|seen)",
-        "next (word|token)s?",
-        "later (words?|tokens?|positions?)",
-    ],
-    "order position permutation": [
-        "word order",
-        "order of (the )?(words|tokens)",
-        r"shuffl\w*",
-        r"permut\w*",
-        "where each (word|token) (sits|is)",
-        "positional",
-    ],
-    "encoder decoder cross-attention memory": [
-        r"translat\w*",
-        "source sentence",
-        "separate (memory|sequence)",
-        "another (sentence|sequence)",
-        "encoder",
-        "decoder",
-    ],
-    "padding mask": ["pad(ding|ded)?", "different lengths"],
-    # 05: heads
-    "several heads": [
-        "(one|a single|single) (big )?head",
-        "several (small )?heads",
-        "many heads",
-        "more than one head",
-        "multiple heads",
-    ],
-    "parameters counting": ["(how many|number of) (weights|parameters)", "parameters?", "more weights"],
-    "W_o combine heads": ["output projection", "w_o"],
-    "d_head shapes": ["head size", "each head'?s size", "size of each head"],
-    # 06: parallelism, cost, paths, memory
-    "parallel at once": [
-        "at the same time",
-        r"simultaneous\w*",
-        "all at once",
-        "in parallel",
-        r"concurrent\w*",
-    ],
-    "sequential steps": ["one (after|by) (another|one)", r"sequential\w*", "step by step"],
-    "arithmetic work multiply-adds": [
-        "flops",
-        "floating[- ]point operations",
-        "operations",
-        "cheap(er)?",
-        "expensive",
-        "costs?",
-        "compute",
-    ],
-    "loop time interpreter": ["slow(er)?", "fast(er)?", r"speed\w*", r"python loop\w*"],
-    "path hops layers": ["distant", "far (apart|away)", "long[- ]range", r"travel\w*"],
-    "restricted window radius": ["sliding window", r"window\w*", "local attention"],
-    "scale era enabler": [
-        "(the )?scale era",
-        "train(ed|ing)? at scale",
-        "large models",
-        "big models",
-        "scal(e|ing) up",
-    ],
-    "memory n x n weights": ["memory", "ram", "gigabytes?", "gib", "stor(e|ing)"],
-    "context length long": [
-        "long (inputs?|documents?|texts?|contexts?|sequences?)",
-        "million tokens",
-        "context (length|window)",
-    ],
-    "generation one token at a time": ["generat(e|es|ing|ion)"],
-    # 07: what attention weights are not
-    "seeds train again": ["seeds?", r"retrain\w*", "train(ed|ing)? again", "rerun", "different runs?"],
-    "weights are not reasoning information": [
-        r"interpret\w*",
-        "think(ing)?",
-        "reason(ing)?",
-        "heat ?maps?",
-        "read (off|from)",
-    ],
-    "ablate head ablation": [
-        "remov(e|ing) (a )?head",
-        "knock(ed)? out",
-        "switch(ed)? off",
-        "turn(ed)? off",
-        "actually (needed|matters?)",
-        "needed",
-    ],
-    "architecture wins task budget": [
-        "best architecture",
-        r"always (beat|win)\w*",
-        r"outperform\w*",
-        "better than",
-    ],
-    # 08: the course itself
-    "where to go next": [
-        "study next",
-        "after (finishing|this)",
-        "further reading",
-        "learn more",
-        "what next",
-    ],
-    "check explanation trust": [
-        r"explanations?\b.*\b(correct|right|true|trust|wrong)",
-        r"fact[- ]check\w*",
-    ],
-}
+# {the course's words: phrasings (regular expressions, whole words)}, in the order of tutor_phrasings.json,
+# where they are grouped by the notebook that teaches them.
+def _phrasings():
+    def once(pairs):
+        names = [name for name, _ in pairs]
+        if len(set(names)) < len(names):
+            raise ValueError(f"{PHRASINGS_FILE.name}: an entry appears twice among {names}")
+        return dict(pairs)
+
+    sections = json.loads(PHRASINGS_FILE.read_text(encoding="utf-8"), object_pairs_hook=once)["sections"]
+    return once([entry for section in sections for entry in section["phrasings"].items()])
+
+
+PHRASINGS = _phrasings()
 # One pattern, one pass: words put in never get rewritten again ("-infinity" is not an overflow). Alternative
 # p<i> stands for the i-th entry of PHRASINGS.
 COURSE_WORDS = list(PHRASINGS)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from class_student.build_wheel import build_wheel
 from conftest import QUIZ_KEY, RELEASE, ROOT, submission
 from mistakes import REFERENCE
 
@@ -23,13 +22,15 @@ from helpers.grading.exercises import EXERCISES, case_data, check_data, hidden_c
 from helpers.quiz import course_key
 
 STUDENT = Path(__file__).with_name("class_student")
+BUILD_WHEEL = ROOT / "deploy" / "build_wheel.py"  # what `make class-release` runs
 
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
     """The wheel, and a fresh venv with it and a kernel installed from the same pins."""
     folder = tmp_path_factory.mktemp("class-release")
-    wheel = build_wheel(folder)
+    subprocess.run([sys.executable, str(BUILD_WHEEL), str(folder)], check=True, stdout=subprocess.DEVNULL)
+    (wheel,) = folder.glob("attention_course-*.whl")
     venv = folder / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -59,7 +60,7 @@ def test_the_wheel_holds_the_student_package_and_its_data_only(release):
     names = zipfile.ZipFile(release["wheel"]).namelist()
     assert not [n for n in names if "grading" in n], "no solutions, no grader"
     assert "helpers/course_text.json" in names and "helpers/check_data/softmax.json" in names
-    assert "helpers/tutor_questions.json" in names
+    assert "helpers/tutor_questions.json" in names and "helpers/tutor_phrasings.json" in names
     metadata = (
         zipfile.ZipFile(release["wheel"]).read(next(n for n in names if n.endswith("METADATA"))).decode()
     )
@@ -76,6 +77,7 @@ def test_a_grading_kernel_gets_the_student_package_the_class_gets(release):
     names = zipfile.ZipFile(release["wheel"]).namelist()
     in_wheel = {n.removeprefix("helpers/") for n in names if n.startswith("helpers/")}
     assert {str(p) for p in sandbox.student_package_files()} == in_wheel
+    assert sandbox.PACKAGE_DATA == sandbox.package_data(), "the fallback for a course without pyproject.toml"
     copied = sandbox.student_package()
     assert sorted(str(p.relative_to(copied)) for p in copied.rglob("*") if p.is_file()) == sorted(in_wheel)
 

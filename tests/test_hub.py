@@ -39,7 +39,9 @@ if os.geteuid() != 0:
 
 SOFTMAX, QUIZ = "02_softmax", "08_end_of_lesson_check"
 WRONG_SOFTMAX = MISTAKES["softmax"]["no_max_subtraction"][0]
-WRONG_HINT = "np.exp overflowed"  # the start of that mistake's hint (helpers/grading/exercises.py)
+WRONG_HINT = (
+    "np.exp overflowed"  # the start of that mistake's hint (helpers/grading/exercises/nb02_softmax.py)
+)
 # What each student hands in: {notebook: {grade_id: code}}, and the points it earns.
 WORK = {
     "right": (

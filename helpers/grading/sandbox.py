@@ -111,7 +111,13 @@ HELPERS = Path(__file__).resolve().parents[1]
 STUDENT_PACKAGE_ROOT = "/opt/attention-course"
 # What the wheel of a class release holds besides helpers/*.py (pyproject.toml's package-data), for a course
 # installed without its pyproject.toml.
-PACKAGE_DATA = ["course_text.json", "tutor_questions.json", "check_data/*.json", "README.md"]
+PACKAGE_DATA = [
+    "course_text.json",
+    "tutor_questions.json",
+    "tutor_phrasings.json",
+    "check_data/*.json",
+    "README.md",
+]
 
 
 def package_data():

@@ -1,4 +1,4 @@
-"""Build the student package's wheel into a folder: ``python tests/class_student/build_wheel.py DEST``.
+"""Build the student package's wheel into a folder: ``python deploy/build_wheel.py DEST`` (``make class-release``).
 
 setuptools builds in the source tree (``build/``, ``*.egg-info``); building from a copy of what the wheel needs
 keeps the working tree untouched, so a build never races with anything else reading it (tests, an editor).
@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def build_wheel(dest):

@@ -1,0 +1,223 @@
+"""Notebook 05, multi-head attention: the exercises ``split_heads``, ``combine_heads`` and
+``multi_head_attention``.
+
+For each, its visible cases, its hidden cases and its classic mistakes, each mistake a model of what a function
+with that mistake returns, and the hint a student sees for it. The attention inside each head of a mistaken
+multi-head attention is notebook 03's, with one thing done differently (:func:`_attention_with`).
+"""
+
+import numpy as np
+
+from helpers.checking import Case
+from helpers.grading import reference as ref
+from helpers.grading.exercises.common import Exercise, Mistake, _rng, _weights
+from helpers.grading.exercises.nb03_scaled_dot_product_attention import _attention_with
+
+
+def _mha_args(r, shape, d_model, scale=1.0):
+    X = scale * r.normal(size=shape)
+    return (X, *(scale * _weights(r, d_model, d_model) for _ in range(4)))
+
+
+def _split_cases():
+    return [
+        Case("one sequence: n=3, d_model=4, 2 heads", (np.arange(12.0).reshape(3, 4), 2)),
+        Case("4 heads of size 2 (n=2, d_model=8)", (np.arange(16.0).reshape(2, 8), 4)),
+        Case("a batch of 2 sequences, 3 heads", (_rng(5).normal(size=(2, 4, 6)), 3)),
+        Case("one head", (_rng(6).normal(size=(3, 5)), 1)),
+    ]
+
+
+def _split_hidden():
+    r = _rng(106)
+    return [
+        Case("two batch dimensions", (r.normal(size=(2, 3, 5, 12)), 4)),
+        Case("as many heads as features", (r.normal(size=(4, 6)), 6)),
+    ]
+
+
+def _reshape_only(X, h):
+    *batch, n, d = X.shape
+    return X.reshape(*batch, h, n, d // h)
+
+
+def _strided_heads(X, h):
+    *batch, n, d = X.shape
+    return np.moveaxis(X.reshape(*batch, n, d // h, h), -1, -3)
+
+
+SPLIT_HEADS = Exercise(
+    notebook="05_multi_head_attention",
+    name="split_heads",
+    reference=ref.split_heads,
+    cases=_split_cases,
+    hidden_cases=_split_hidden,
+    mistakes=[
+        Mistake(
+            "reshape_without_transpose",
+            "you reshaped straight to (..., num_heads, n, d_head). That mixes positions: rows of X are cut into "
+            "pieces that land in other positions. Reshape to (..., n, num_heads, d_head) first, then swap the "
+            "n and num_heads axes.",
+            _reshape_only,
+        ),
+        Mistake(
+            "no_transpose",
+            "the heads axis must come before the positions: (..., num_heads, n, d_head). Swap axes -3 and -2.",
+            lambda X, h: X.reshape(*X.shape[:-1], h, X.shape[-1] // h),
+        ),
+        Mistake(
+            "strided_heads",
+            "head h must take the contiguous columns h*d_head:(h+1)*d_head, but yours takes every num_heads-th "
+            "column. Reshape the last axis to (num_heads, d_head), in that order.",
+            _strided_heads,
+        ),
+        Mistake(
+            "heads_and_width_swapped",
+            "you made d_head heads of size num_heads. The last axis splits into (num_heads, d_head).",
+            lambda X, h: ref.split_heads(X, X.shape[-1] // h),
+        ),
+    ],
+)
+
+
+def _combine_cases():
+    return [
+        Case("2 heads, n=3, d_head=2", (np.arange(12.0).reshape(2, 3, 2),)),
+        Case("4 heads of size 2, n=2", (np.arange(16.0).reshape(4, 2, 2),)),
+        Case("a batch of 2, 3 heads", (_rng(7).normal(size=(2, 3, 4, 2)),)),
+    ]
+
+
+def _combine_hidden():
+    r = _rng(107)
+    return [
+        Case("two batch dimensions", (r.normal(size=(2, 3, 4, 5, 3)),)),
+        Case("one head", (r.normal(size=(1, 4, 6)),)),
+    ]
+
+
+COMBINE_HEADS = Exercise(
+    notebook="05_multi_head_attention",
+    name="combine_heads",
+    reference=ref.combine_heads,
+    cases=_combine_cases,
+    hidden_cases=_combine_hidden,
+    mistakes=[
+        Mistake(
+            "reshape_without_transpose",
+            "you reshaped (..., num_heads, n, d_head) straight to (..., n, d_model), which mixes positions. Swap "
+            "the num_heads and n axes first, then reshape.",
+            lambda X: X.reshape(*X.shape[:-3], X.shape[-2], X.shape[-3] * X.shape[-1]),
+        ),
+        Mistake(
+            "interleaved_heads",
+            "the heads are interleaved column by column. Head h's d_head columns must sit together, at "
+            "h*d_head:(h+1)*d_head: move the heads axis next to the features, in the order (num_heads, d_head).",
+            lambda X: np.moveaxis(X, -3, -1).reshape(*X.shape[:-3], X.shape[-2], X.shape[-3] * X.shape[-1]),
+        ),
+        Mistake(
+            "summed_heads",
+            "you added the heads together. Heads are concatenated side by side: the result has num_heads * d_head "
+            "features.",
+            lambda X: X.sum(axis=-3),
+        ),
+        Mistake(
+            "averaged_heads",
+            "you averaged the heads. Heads are concatenated side by side, not averaged.",
+            lambda X: X.mean(axis=-3),
+        ),
+        Mistake(
+            "heads_reversed",
+            "the heads come out in reverse order: head 0 must fill the first d_head columns.",
+            lambda X: ref.combine_heads(X[..., ::-1, :, :]),
+        ),
+    ],
+)
+
+
+def _mha_cases():
+    r = _rng(8)
+    return [
+        Case("n=4, d_model=4, 2 heads", (*_mha_args(r, (4, 4), 4), 2)),
+        Case("n=5, d_model=8, 4 heads, causal", (*_mha_args(r, (5, 8), 8), 4), {"mask": ref.causal_mask(5)}),
+        Case(
+            "a batch of 2, d_model=6, 3 heads, causal",
+            (*_mha_args(r, (2, 4, 6), 6), 3),
+            {"mask": ref.causal_mask(4)},
+        ),
+        Case("one head is plain self-attention plus W_o", (*_mha_args(r, (3, 4), 4), 1)),
+    ]
+
+
+def _mha_hidden():
+    r = _rng(108)
+    return [
+        Case(
+            "two batch dimensions, 4 heads, causal",
+            (*_mha_args(r, (2, 2, 5, 8), 8), 4),
+            {"mask": ref.causal_mask(5)},
+        ),
+        Case(
+            "scores of magnitude 1e3", (*_mha_args(r, (4, 6), 6, scale=6.0), 2), {"mask": ref.causal_mask(4)}
+        ),
+        Case("as many heads as features", (*_mha_args(r, (3, 4), 4), 4)),
+    ]
+
+
+def _mha_with(split=ref.split_heads, combine=ref.combine_heads, use_w_o=True, **attention_changes):
+    """Multi-head attention with one part done differently; each default is the correct choice, and
+    ``attention_changes`` go to :func:`_attention_with` for the attention inside each head."""
+    attend = _attention_with(**attention_changes)
+
+    def mha(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+        Q, K, V = (split(X @ W, num_heads) for W in (W_q, W_k, W_v))
+        heads, weights = attend(Q, K, V, None if mask is None else np.expand_dims(mask, -3))
+        out = combine(heads)
+        return (out @ W_o if use_w_o else out), weights
+
+    return mha
+
+
+MULTI_HEAD_ATTENTION = Exercise(
+    notebook="05_multi_head_attention",
+    name="multi_head_attention",
+    reference=ref.multi_head_attention,
+    cases=_mha_cases,
+    hidden_cases=_mha_hidden,
+    mistakes=[
+        Mistake(
+            "no_w_o",
+            "you forgot the output projection: multiply the combined heads by W_o.",
+            _mha_with(use_w_o=False),
+        ),
+        Mistake(
+            "scale_by_d_model",
+            "you scaled by sqrt(d_model). Each head attends with its own d_k = d_head = d_model // num_heads, so "
+            "divide by sqrt(d_head).",
+            _mha_with(scale=lambda Q, K, V: Q.shape[-1] * Q.shape[-3]),  # d_head * num_heads = d_model
+        ),
+        Mistake(
+            "split_without_transpose",
+            "split_heads reshaped straight to (..., num_heads, n, d_head), which mixes positions. Reshape to "
+            "(..., n, num_heads, d_head), then swap axes -3 and -2.",
+            _mha_with(split=_reshape_only, combine=lambda X: X.reshape(*X.shape[:-3], X.shape[-2], -1)),
+        ),
+        Mistake(
+            "combine_without_transpose",
+            "the heads were combined without swapping the heads and positions axes back first, which mixes "
+            "positions. Use combine_heads.",
+            _mha_with(combine=lambda X: X.reshape(*X.shape[:-3], X.shape[-2], -1)),
+        ),
+        Mistake(
+            "combine_interleaved",
+            "the heads were combined in the wrong order: interleaved column by column instead of head 0's "
+            "columns, then head 1's, and so on. Use combine_heads.",
+            _mha_with(combine=lambda X: np.moveaxis(X, -3, -1).reshape(*X.shape[:-3], X.shape[-2], -1)),
+        ),
+        Mistake(
+            "softmax_wrong_axis",
+            "softmax ran over the wrong axis: each query's weights over the keys (the last axis) must sum to 1.",
+            _mha_with(axis=-2),
+        ),
+    ],
+)
