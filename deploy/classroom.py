@@ -39,6 +39,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -170,8 +171,9 @@ def _group_exists(name):
         return False
 
 
-def up(students=3, log=print):
-    """Make a class: state folder, environment, accounts, exchange, course; release the assignment."""
+def up(students=3, log=print, environment=None):
+    """Make a class: state folder, environment, accounts, exchange, course; release the assignment.
+    ``environment``: a class environment already built by :func:`build_environment` (tests share one)."""
     if os.geteuid() != 0:
         raise SystemExit(
             "run as root: it makes Unix accounts, and the hub starts each person's server as them"
@@ -211,8 +213,11 @@ def up(students=3, log=print):
         (state / folder).chmod(mode)
 
     started = time.perf_counter()
-    _build_environment(room)
-    log(f"class environment built in {time.perf_counter() - started:.0f} s")
+    if environment:
+        (state / "env").symlink_to(Path(environment).resolve(), target_is_directory=True)
+    else:
+        build_environment(state / "env")
+    log(f"class environment ready in {time.perf_counter() - started:.0f} s")
 
     (state / "etc" / "everyone").mkdir()
     (state / "etc" / "everyone" / "nbgrader_config.py").write_text(
@@ -263,37 +268,38 @@ def _ignore(_folder, names):
     return [n for n in names if n in ("__pycache__", ".ipynb_checkpoints") or n.endswith(".egg-info")]
 
 
-def _build_environment(room):
-    """The class environment, from files every account can read: what a class's image would hold."""
-    state = Path(room["state"])
-    _run([_python(), "-m", "venv", str(state / "env")])
-    wheel_dir = state / "wheel"
-    _run([sys.executable, str(ROOT / "deploy" / "build_wheel.py"), str(wheel_dir)])
-    (wheel,) = wheel_dir.glob("attention_course-*.whl")
-    pip = [
-        str(state / "env" / "bin" / "python"),
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-    ]
-    _run(
-        [
-            *pip,
-            "-c",
-            str(ROOT / "constraints.txt"),
-            "-r",
-            str(ROOT / "requirements.txt"),
-            "-r",
-            str(ROOT / "deploy" / "requirements.txt"),
-            str(wheel),
+def build_environment(folder):
+    """The class environment in ``folder``, readable by every account: what a class's image would hold
+    (requirements.txt, deploy/requirements.txt and the student package's wheel, pinned by constraints.txt)."""
+    folder = Path(folder)
+    _run([_python(), "-m", "venv", str(folder)])
+    with tempfile.TemporaryDirectory() as wheel_dir:
+        _run([sys.executable, str(ROOT / "deploy" / "build_wheel.py"), wheel_dir])
+        (wheel,) = Path(wheel_dir).glob("attention_course-*.whl")
+        pip = [
+            str(folder / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
         ]
-    )
-    settings = state / "env" / "share" / "jupyter" / "lab" / "settings"  # as make lab: no "news?" pop-up
+        _run(
+            [
+                *pip,
+                "-c",
+                str(ROOT / "constraints.txt"),
+                "-r",
+                str(ROOT / "requirements.txt"),
+                "-r",
+                str(ROOT / "deploy" / "requirements.txt"),
+                str(wheel),
+            ]
+        )
+    settings = folder / "share" / "jupyter" / "lab" / "settings"  # as make lab: no "news?" pop-up
     settings.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "jupyter-config" / "lab-overrides.json", settings / "overrides.json")
-    _run(["chmod", "-R", "go+rX", str(state / "env")])
+    _run(["chmod", "-R", "go+rX", str(folder)])
 
 
 def start_hub(room):

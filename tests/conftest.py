@@ -149,6 +149,44 @@ def course_outside_tmp():
             shutil.rmtree(folder, ignore_errors=True)
 
 
+# What the class environment is made of: a change to any of them builds it anew.
+CLASS_ENVIRONMENT_INPUTS = ["constraints.txt", "requirements.txt", "deploy/requirements.txt", "pyproject.toml",
+                            "LICENSE", "deploy/build_wheel.py", "deploy/classroom.py",
+                            "jupyter-config/lab-overrides.json"]  # fmt: skip
+
+
+def class_environment():
+    """The class environment (deploy/classroom.py's build_environment: the pinned packages and the student
+    package's wheel), built once per content in build/class-env-<hash>/ and shared by the tests that need it
+    (test_hub.py, test_class_release.py, on any worker: a lock makes the second wait for the first). It stays
+    for the next run, as .venv does; an older one is removed when a new one is built."""
+    import fcntl
+    import hashlib
+
+    sys.path.insert(0, str(ROOT / "deploy"))
+    import classroom
+
+    from helpers.grading import sandbox
+
+    digest = hashlib.sha256()
+    files = [ROOT / name for name in CLASS_ENVIRONMENT_INPUTS]
+    files += [ROOT / "helpers" / relative for relative in sandbox.student_package_files()]
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    build = ROOT / "build"
+    build.mkdir(exist_ok=True)
+    folder = build / f"class-env-{digest.hexdigest()[:16]}"
+    with open(build / "class-env.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".built").exists():
+            for old in build.glob("class-env-*"):
+                if old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
+            classroom.build_environment(folder)
+            (folder / ".built").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def fresh_course(tmp_path_factory):
     return make_course(tmp_path_factory.mktemp("course"))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import QUIZ_KEY, RELEASE, ROOT, submission
+from conftest import QUIZ_KEY, RELEASE, ROOT, class_environment, submission
 from mistakes import REFERENCE
 
 from helpers.grading.exercises import EXERCISES, case_data, check_data, hidden_cases
@@ -27,17 +27,12 @@ BUILD_WHEEL = ROOT / "deploy" / "build_wheel.py"  # what `make class-release` ru
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
-    """The wheel, and a fresh venv with it and a kernel installed from the same pins."""
+    """The wheel as `make class-release` builds it, and the class environment: a venv of its own with the pinned
+    packages and that wheel installed (shared with test_hub.py: conftest.class_environment)."""
     folder = tmp_path_factory.mktemp("class-release")
     subprocess.run([sys.executable, str(BUILD_WHEEL), str(folder)], check=True, stdout=subprocess.DEVNULL)
     (wheel,) = folder.glob("attention_course-*.whl")
-    venv = folder / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run(
-        [*install, "-c", str(ROOT / "constraints.txt"), str(wheel), "ipykernel", "nbclient"], check=True
-    )
+    python = class_environment() / "bin" / "python"
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NBGRADER_EXECUTION")},
         "ATTENTION_COURSE_PROGRESS": str(folder / "progress.json"),

@@ -91,15 +91,19 @@ def _links():
 
 def runtime_paths(cmd):
     """The Python installations a kernel needs to start: the grader's own, its base, and the kernel
-    command's (each prefix folder as a whole, nothing around it)."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    command's (each prefix folder as a whole, nothing around it). Each is named as the grader's Python knows
+    it and as it resolves (a venv reached through a link is bound at both)."""
+    given = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     executable = shutil.which(cmd[0]) if cmd else None
     if executable:
-        paths.add(str(Path(executable).parent.parent))  # a venv's bin/python: the venv
-        paths.add(str(Path(executable).resolve().parent.parent))  # the interpreter it links to
-    paths = {Path(p).resolve() for p in paths if Path(p).exists() and str(Path(p).resolve()) != "/"}
+        given.add(str(Path(executable).parent.parent))  # a venv's bin/python: the venv
+        given.add(str(Path(executable).resolve().parent.parent))  # the interpreter it links to
+    paths = set()
+    for p in given:
+        if Path(p).exists() and str(Path(p).resolve()) != "/":
+            paths |= {Path(os.path.abspath(p)), Path(p).resolve()}
     # /usr is bound anyway; a prefix inside another needs no bind of its own
-    paths = {p for p in paths if not p.is_relative_to("/usr")}
+    paths = {p for p in paths if not p.resolve().is_relative_to("/usr") and not p.is_relative_to("/usr")}
     return sorted(p for p in paths if not any(p != q and p.is_relative_to(q) for q in paths))
 
 
@@ -214,7 +218,7 @@ def command(cmd, *, workdir, shared_dir, submission=None):
         if Path(path).exists():
             args += ["--ro-bind", path, path]
     for path in runtime_paths(cmd):
-        args += ["--ro-bind", str(path), str(path)]
+        args += ["--ro-bind", str(path.resolve()), str(path)]
     args += ["--ro-bind", str(student_package()), f"{STUDENT_PACKAGE_ROOT}/helpers"]
     # Where the grader's own helpers lie inside a folder bound above (a course installed into site-packages),
     # the student package hides them there too: no helpers/grading anywhere inside.
