@@ -20,6 +20,21 @@ from nbgrader.utils import ignore_patterns
 FOLDER, FILE = 0o770, 0o640
 
 
+def copy_limits(exchange, src):
+    """nbgrader's do_copy limits, for an exchange step that copies ``src`` its own way: a folder over the
+    course's size limit is refused; the ignore function of its patterns and file-size limit is returned."""
+    size, limit = exchange.get_size(src), 1000 * exchange.coursedir.max_dir_size
+    if size > limit:
+        exchange.log.error("Directory size is too big")
+        raise RuntimeError(f"Directory size is too big. Size is {size}, maximum size is {limit}")
+    return ignore_patterns(
+        exclude=exchange.coursedir.ignore,
+        include=exchange.coursedir.include,
+        max_file_size=exchange.coursedir.max_file_size,
+        log=exchange.log,
+    )
+
+
 class PrivateSubmit(ExchangeSubmit):
     def init_dest(self):
         super().init_dest()
@@ -42,17 +57,7 @@ class PrivateSubmit(ExchangeSubmit):
         self.log.info(f"Destination: {dest_path}")
         self.check_filename_diff()
 
-        size, limit = self.get_size(self.src_path), 1000 * self.coursedir.max_dir_size
-        if size > limit:  # as nbgrader's do_copy
-            self.log.error("Directory size is too big")
-            raise RuntimeError(f"Directory size is too big. Size is {size}, maximum size is {limit}")
-        ignore = ignore_patterns(
-            exclude=self.coursedir.ignore,
-            include=self.coursedir.include,
-            max_file_size=self.coursedir.max_file_size,
-            log=self.log,
-        )
-        _copy_private(self.src_path, dest_path, ignore)
+        _copy_private(self.src_path, dest_path, copy_limits(self, self.src_path))
         _write_private(os.path.join(dest_path, "timestamp.txt"), self.timestamp)
         _write_private(os.path.join(dest_path, "submission_secret.txt"), submission_secret)
         # The umask took bits of FOLDER (022 takes the group's w): set them now that every file is in. Not

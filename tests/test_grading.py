@@ -325,6 +325,11 @@ def test_using_the_course_solution_earns_nothing(graded, function, variant):
         assert f"copy evidence: {function}:" in summary
 
 
+def test_every_function_meets_at_least_five_ways_of_cheating():
+    for function in MISTAKES:
+        assert len(cheats.variants(function)) >= 5, function
+
+
 def test_the_grading_kernel_holds_no_answer(graded):
     # The course's reference read and run while graded (issue 17's first attack), and the grader's requests
     # answered by a replaced handler: neither finds the solutions, so neither earns a point.

@@ -21,7 +21,8 @@ import shutil
 import stat
 
 from nbgrader.exchange.default.collect import ExchangeCollect
-from nbgrader.utils import ignore_patterns
+
+from helpers.exchange_submit import copy_limits
 
 
 def _owner(path):
@@ -68,16 +69,7 @@ class OwnerCheckedCollect(ExchangeCollect):
 
     def do_copy(self, src, dest, log=None):
         """nbgrader's do_copy (its size limits and ignore patterns), opening every entry without following links."""
-        size, limit = self.get_size(src), 1000 * self.coursedir.max_dir_size
-        if size > limit:
-            self.log.error("Directory size is too big")
-            raise RuntimeError(f"Directory size is too big. Size is {size}, maximum size is {limit}")
-        ignore = ignore_patterns(
-            exclude=self.coursedir.ignore,
-            include=self.coursedir.include,
-            max_file_size=self.coursedir.max_file_size,
-            log=self.log,
-        )
+        ignore = copy_limits(self, src)
         folder = os.open(src, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:
             self._copy_folder(folder, src, dest, ignore)

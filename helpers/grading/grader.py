@@ -225,10 +225,12 @@ class TrustedExecute(Execute):
         self._nbgrader = dict((resources or {}).get("nbgrader") or {})
         self._notebook = self._nbgrader.get("notebook", "")
         self._values = {}  # graded values fetched right after the cell that sets them: name -> value
-        coursedir = CourseDirectory(config=self.config)
-        assignment = self._nbgrader.get("assignment", "")
-        masters = Path(coursedir.root) / coursedir.source_directory / assignment
-        self._provided = provided(masters, self._notebook) & set(earlier.TAUGHT_IN)
+        self._coursedir = CourseDirectory(config=self.config)
+        self._masters = (
+            Path(self._coursedir.root)
+            / self._coursedir.source_directory
+            / self._nbgrader.get("assignment", "")
+        )
         self._hidden = ClearHiddenTests(config=self.config)
         self._test_names = set()
         tests = [
@@ -246,6 +248,7 @@ class TrustedExecute(Execute):
         for cell in tests:
             with contextlib.suppress(SyntaxError):
                 self._test_names.update(_free_names(cell.source))
+        self._provided = provided(self._masters, self._notebook) & set(earlier.TAUGHT_IN)
         self._flag(False)  # set anew each time the notebook is graded
         nb, resources = super().preprocess(nb, resources, km)
         self._report_copies(nb)
@@ -256,8 +259,7 @@ class TrustedExecute(Execute):
         student, assignment = self._nbgrader.get("student"), self._nbgrader.get("assignment")
         if not (student and assignment):
             return None
-        coursedir = CourseDirectory(config=self.config)
-        return coursedir.format_path(coursedir.submitted_directory, student, assignment)
+        return self._coursedir.format_path(self._coursedir.submitted_directory, student, assignment)
 
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
@@ -494,10 +496,9 @@ class TrustedExecute(Execute):
         """Note each graded function that looks pasted from the course's solutions: in the log (the grading
         summary), as a gradebook flag (formgrader's list) and as a note atop the autograded notebook."""
         functions = [f for f, e in EXERCISES.items() if e.notebook == self._notebook]
-        source = Path.cwd() / CourseDirectory(config=self.config).source_directory
         found = {}
         for function in functions:
-            evidence = integrity.copy_evidence(nb, function, source / self._nbgrader.get("assignment", ""))
+            evidence = integrity.copy_evidence(nb, function, self._masters)
             if evidence:
                 found[function] = evidence
                 self.log.warning(f"{integrity.COPY_EVIDENCE}: {function}: {evidence}")

@@ -217,12 +217,13 @@ def command(cmd, *, workdir, shared_dir, submission=None):
     for path in ETC_FILES:
         if Path(path).exists():
             args += ["--ro-bind", path, path]
-    for path in runtime_paths(cmd):
+    runtime = runtime_paths(cmd)
+    for path in runtime:
         args += ["--ro-bind", str(path.resolve()), str(path)]
     args += ["--ro-bind", str(student_package()), f"{STUDENT_PACKAGE_ROOT}/helpers"]
     # Where the grader's own helpers lie inside a folder bound above (a course installed into site-packages),
     # the student package hides them there too: no helpers/grading anywhere inside.
-    if any(HELPERS.is_relative_to(path) for path in runtime_paths(cmd)):
+    if any(HELPERS.is_relative_to(path) for path in runtime):
         args += ["--ro-bind", str(student_package()), str(HELPERS)]
     args += ["--bind", str(scratch), str(workdir), "--bind", str(shared_dir), str(shared_dir)]
     args += ["--remount-ro", "/"]  # the empty root itself (where the folders above hang) takes no writes
