@@ -173,7 +173,8 @@ def _group_exists(name):
 
 def up(students=3, log=print, environment=None):
     """Make a class: state folder, environment, accounts, exchange, course; release the assignment.
-    ``environment``: a class environment already built by :func:`build_environment` (tests share one)."""
+    ``environment``: a class environment already built by :func:`build_environment` (tests share one), used
+    where every account can reach it; otherwise the class gets one of its own."""
     if os.geteuid() != 0:
         raise SystemExit(
             "run as root: it makes Unix accounts, and the hub starts each person's server as them"
@@ -213,7 +214,8 @@ def up(students=3, log=print, environment=None):
         (state / folder).chmod(mode)
 
     started = time.perf_counter()
-    if environment:
+    # A prebuilt environment serves only where every account can reach it (a clone in a private folder cannot).
+    if environment and _others_can_run(environment):
         (state / "env").symlink_to(Path(environment).resolve(), target_is_directory=True)
     else:
         build_environment(state / "env")

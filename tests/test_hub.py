@@ -85,7 +85,7 @@ def _grades(course_dir):
 def term():
     """Run the whole term once; the tests below read what happened."""
     started = time.perf_counter()
-    environment = class_environment()  # shared with test_class_release.py, and kept for the next run
+    environment = class_environment()  # shared with test_class_release.py where every account can reach it
     room = classroom.up(students=len(WORK) + 1, log=lambda _message: None, environment=environment)
     try:
         classroom.start_hub(room)
