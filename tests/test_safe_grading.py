@@ -74,6 +74,8 @@ for folder, subfolders, files in os.walk("/"):
 for path in {probes!r}:
     note(("probe found " if os.path.exists(path) else "probe absent ") + path)
 note("top " + " ".join(sorted(os.listdir("/"))))
+import ipykernel.debugger
+note("debugger " + ("on" if ipykernel.debugger._is_debugpy_available else "off"))
 """
 
 
@@ -408,6 +410,7 @@ def test_a_grading_kernel_reads_only_what_the_guide_lists(attacked):
     (top,) = [line.removeprefix("top ").split() for line in leak if line.startswith("top ")]
     runtime = {Path(p).parts[1] for p in [sandbox.STUDENT_PACKAGE_ROOT, workdir, sys.prefix, sys.base_prefix]}
     assert set(top) <= {"usr", "bin", "lib", "lib64", "sbin", "etc", "tmp", "dev", "proc"} | runtime, top
+    assert "debugger off" in leak, "ipykernel's debugger is left out (an empty folder in its place)"
     # The guide says what a kernel can read, item by item.
     guide = " ".join((ROOT / "docs" / "instructors.md").read_text(encoding="utf-8").split())
     for _path, what, _ in sandbox.readable([sys.executable], workdir="WORKDIR", shared_dir="SOCKETS"):

@@ -4,7 +4,8 @@ A grading kernel runs a student's code, so it is treated as the student's own ma
 file system and sees only what is on this allow-list (:func:`readable`), all of it read-only unless marked:
 
 - the system's programs and libraries (``/usr``, with ``/bin``, ``/lib``... as links into it);
-- the Python installation and virtual environment that run the kernel (their folders, nothing around them);
+- the Python installation and virtual environment that run the kernel (their folders, nothing around them),
+  with an empty folder in place of ipykernel's debugger (``debugpy``), which a grading kernel does not need;
 - the student package, as a class student has it: ``helpers`` without ``helpers/grading`` (no solutions, no
   hidden cases, no grading code), copied out of the course into ``/opt/attention-course``, first on the
   kernel's ``PYTHONPATH``;
@@ -154,6 +155,29 @@ def student_package():
     return folder
 
 
+@functools.cache
+def _debugger_folder():
+    """The folder of ``debugpy`` (ipykernel's debugger) in the grader's Python, found without importing it."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("debugpy")
+    except (ImportError, ValueError):
+        return None
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return Path(locations[0]).resolve() if locations else None
+
+
+def _debugger_places(runtime):
+    """Where the kernel's Python would find the debugger, inside the bound Python installations."""
+    debugger = _debugger_folder()
+    return [
+        path / debugger.relative_to(path.resolve())
+        for path in runtime
+        if debugger and debugger.is_relative_to(path.resolve())
+    ]
+
+
 def _identity_files(shared_dir):
     """``/etc/passwd`` and ``/etc/group`` that name only the user the kernel runs as."""
     uid, gid = os.getuid(), os.getgid()
@@ -183,6 +207,10 @@ def readable(cmd, *, workdir, shared_dir):
     ]
     entries += [
         (path, "system settings (fonts, time zone)", False) for path in ETC_FILES if Path(path).exists()
+    ]
+    entries += [
+        (str(p), "an empty folder in place of ipykernel's debugger", False)
+        for p in _debugger_places(runtime_paths(cmd))
     ]
     entries.append((str(shared_dir), "the kernel's connection sockets", True))
     return entries
@@ -220,6 +248,10 @@ def command(cmd, *, workdir, shared_dir, submission=None):
     runtime = runtime_paths(cmd)
     for path in runtime:
         args += ["--ro-bind", str(path.resolve()), str(path)]
+    # The debugger ipykernel loads at start when it can: a grading kernel needs none, and importing it costs
+    # every kernel ~0.1 s of CPU. An empty read-only folder in its place turns it off.
+    for inside in _debugger_places(runtime):
+        args += ["--tmpfs", str(inside), "--remount-ro", str(inside)]
     args += ["--ro-bind", str(student_package()), f"{STUDENT_PACKAGE_ROOT}/helpers"]
     # Where the grader's own helpers lie inside a folder bound above (a course installed into site-packages),
     # the student package hides them there too: no helpers/grading anywhere inside.
