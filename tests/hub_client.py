@@ -70,6 +70,10 @@ class HubUser:
         reply = self.put(f"api/contents/{path}", {"type": "notebook", "format": "json", "content": notebook})
         reply.raise_for_status()
 
+    def delete(self, path):
+        reply = self.session.delete(f"{self.server}/api/contents/{path}", headers=self._xsrf())
+        reply.raise_for_status()
+
     def read_file(self, path):
         return self.get(f"api/contents/{path}", content=1, type="file", format="text")
 

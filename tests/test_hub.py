@@ -3,7 +3,8 @@
 deploy/classroom.py makes the class (accounts, exchange, the grader's course, the class environment) and starts
 the hub of deploy/jupyterhub_config.py. Three students log in at the hub's login page, the hub starts their
 servers, they list and fetch the assignment through nbgrader's server extension (the Assignments tab's API), run
-notebook 02 in a kernel of their own server, save answers (right, wrong, none) and submit. One of them also tries
+notebook 02 in a kernel of their own server, save answers (right, wrong, none) and submit: two of them hand in
+only the notebooks they worked on (02 and 08), the third all eight as fetched. One of them also tries
 what a student should not be able to do. The instructor's steps then run as the grader account in the course
 directory (the course service's terminal): collect, autograde, feedback, export. The students fetch their
 feedback. The same submissions, graded in the single-machine workflow, must get the same grades.
@@ -26,7 +27,17 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ASSIGNMENT, COURSE_ID, ENV, QUIZ_KEY, ROOT, class_environment, make_course, quiz_cell
+from conftest import (
+    ASSIGNMENT,
+    COURSE_ID,
+    ENV,
+    NOTEBOOKS,
+    QUIZ_KEY,
+    ROOT,
+    class_environment,
+    make_course,
+    quiz_cell,
+)
 from hub_client import HubUser
 from mistakes import MISTAKES, REFERENCE
 from test_browser import SHOTS, chromium
@@ -118,6 +129,10 @@ def _teach(room):
         for name, codes in WORK[kind][0].items():
             path = f"{ASSIGNMENT}/{name}.ipynb"
             user.save_notebook(path, _fill(user.read_notebook(path), codes))
+        if WORK[kind][0]:  # hands in the notebooks they worked on; the others are deleted, as a student may
+            for entry in user.get(f"api/contents/{ASSIGNMENT}").json()["content"]:
+                if entry["name"].endswith(".ipynb") and entry["name"][:-6] not in WORK[kind][0]:
+                    user.delete(entry["path"])
         seen.setdefault("submitted", {})[kind] = user.assignment_action("submit", COURSE_ID, ASSIGNMENT)
 
     inbound = Path(room["state"]) / "exchange" / COURSE_ID / "inbound"
@@ -270,6 +285,12 @@ def test_students_servers_have_no_grading_package(term):
 def test_every_student_submitted(term):
     for submitted in term["submitted"].values():
         assert {e["status"] for e in submitted["value"]} >= {"submitted"}
+    # Collected as handed in: the notebooks each worked on; the empty student's eight as fetched.
+    people = dict(zip(WORK, term["room"]["students"]))
+    for kind, (work, _) in WORK.items():
+        folder = Path(term["room"]["course_dir"]) / "submitted" / people[kind] / ASSIGNMENT
+        names = sorted(path.stem for path in folder.glob("*.ipynb"))
+        assert names == (sorted(work) or sorted(NOTEBOOKS)), kind
 
 
 @pytest.mark.parametrize(
