@@ -275,32 +275,25 @@ def build_environment(folder):
     (requirements.txt, deploy/requirements.txt and the student package's wheel, pinned by constraints.txt)."""
     folder = Path(folder)
     _run([_python(), "-m", "venv", str(folder)])
-    with tempfile.TemporaryDirectory() as wheel_dir:
-        _run([sys.executable, str(ROOT / "deploy" / "build_wheel.py"), wheel_dir])
-        (wheel,) = Path(wheel_dir).glob("attention_course-*.whl")
-        pip = [
-            str(folder / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ]
-        _run(
-            [
-                *pip,
-                "-c",
-                str(ROOT / "constraints.txt"),
-                "-r",
-                str(ROOT / "requirements.txt"),
-                "-r",
-                str(ROOT / "deploy" / "requirements.txt"),
-                str(wheel),
-            ]
-        )
+    pip = [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    constraints = ["-c", str(ROOT / "constraints.txt")]
+    requirements = ["-r", str(ROOT / "requirements.txt"), "-r", str(ROOT / "deploy" / "requirements.txt")]
+    _run([*pip, *constraints, *requirements])
     settings = folder / "share" / "jupyter" / "lab" / "settings"  # as make lab: no "news?" pop-up
     settings.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "jupyter-config" / "lab-overrides.json", settings / "overrides.json")
+    install_student_package(folder)
+
+
+def install_student_package(folder):
+    """Build the student package's wheel (deploy/build_wheel.py) and install it into the class environment in
+    ``folder`` (its dependencies are there already), replacing an older one; then make all readable."""
+    folder = Path(folder)
+    with tempfile.TemporaryDirectory() as wheel_dir:
+        _run([sys.executable, str(ROOT / "deploy" / "build_wheel.py"), wheel_dir])
+        (wheel,) = Path(wheel_dir).glob("attention_course-*.whl")
+        _run([str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+              "--no-deps", "--force-reinstall", str(wheel)])  # fmt: skip
     _run(["chmod", "-R", "go+rX", str(folder)])
 
 

@@ -149,33 +149,43 @@ def course_outside_tmp():
             shutil.rmtree(folder, ignore_errors=True)
 
 
-# What the class environment is made of: a change to any of them builds it anew.
+# What the class environment's packages are made of: a change to any of them builds it anew. The student
+# package (its own files) is reinstalled alone when it changes, in seconds.
 CLASS_ENVIRONMENT_INPUTS = ["constraints.txt", "requirements.txt", "deploy/requirements.txt", "pyproject.toml",
-                            "LICENSE", "deploy/build_wheel.py", "deploy/classroom.py",
-                            "jupyter-config/lab-overrides.json"]  # fmt: skip
+                            "deploy/classroom.py", "jupyter-config/lab-overrides.json"]  # fmt: skip
+STUDENT_PACKAGE_INPUTS = ["pyproject.toml", "LICENSE", "deploy/build_wheel.py"]
+
+
+def _digest(paths):
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def class_environment():
     """The class environment (deploy/classroom.py's build_environment: the pinned packages and the student
-    package's wheel), built once per content in build/class-env-<hash>/ and shared by the tests that need it
-    (test_hub.py, test_class_release.py, on any worker: a lock makes the second wait for the first). It stays
-    for the next run, as .venv does; an older one is removed when a new one is built."""
+    package's wheel), built once per content of its packages in build/class-env-<hash>/ and shared by the tests
+    that need it (test_hub.py, test_class_release.py, on any worker: a lock makes the second wait for the
+    first). It stays for the next run, as .venv does; an older one is removed when a new one is built. A change
+    to the student package reinstalls that package alone."""
     import fcntl
-    import hashlib
 
     sys.path.insert(0, str(ROOT / "deploy"))
     import classroom
 
     from helpers.grading import sandbox
 
-    digest = hashlib.sha256()
-    files = [ROOT / name for name in CLASS_ENVIRONMENT_INPUTS]
-    files += [ROOT / "helpers" / relative for relative in sandbox.student_package_files()]
-    for path in files:
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    packages = _digest([ROOT / name for name in CLASS_ENVIRONMENT_INPUTS])
+    student = _digest(
+        [ROOT / name for name in STUDENT_PACKAGE_INPUTS]
+        + [ROOT / "helpers" / relative for relative in sandbox.student_package_files()]
+    )
     build = ROOT / "build"
     build.mkdir(exist_ok=True)
-    folder = build / f"class-env-{digest.hexdigest()[:16]}"
+    folder = build / f"class-env-{packages}"
     with open(build / "class-env.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (folder / ".built").exists():
@@ -184,6 +194,12 @@ def class_environment():
                     shutil.rmtree(old, ignore_errors=True)
             classroom.build_environment(folder)
             (folder / ".built").touch()
+            (folder / f".student-package-{student}").touch()
+        elif not (folder / f".student-package-{student}").exists():
+            classroom.install_student_package(folder)
+            for old in folder.glob(".student-package-*"):
+                old.unlink()
+            (folder / f".student-package-{student}").touch()
     return folder
 
 
