@@ -121,3 +121,64 @@ def max_path_length(mask):
             frontier = reached
         longest = max(longest, *distance.values())
     return longest
+
+
+def rotary_embedding(X, positions, base=10000.0):
+    """Token by token and pair by pair, each pair (x[2i], x[2i+1]) multiplied by its 2x2 rotation matrix."""
+    X = np.asarray(X, float)
+    n, d = X.shape[-2:]
+    if d % 2 or len(positions) != n:
+        raise ValueError("d must be even, with one position per token")
+    out = np.zeros_like(X)
+    for b in _rows(X.shape[:-2]):
+        for t in range(n):
+            for i in range(d // 2):
+                theta = int(positions[t]) * base ** (-2 * i / d)
+                rotation = [[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]]
+                pair = [float(X[b][t, 2 * i]), float(X[b][t, 2 * i + 1])]
+                for r in range(2):
+                    out[b][t, 2 * i + r] = rotation[r][0] * pair[0] + rotation[r][1] * pair[1]
+    return out
+
+
+def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask=None):
+    """Head by head, like multi_head_attention above: query head h slices its own columns of X W_q and the
+    columns of key/value head h // (num_heads // num_kv_heads) of X W_k and X W_v."""
+    X = np.asarray(X, float)
+    d_model = X.shape[-1]
+    if d_model % num_heads or num_kv_heads < 1 or num_heads % num_kv_heads:
+        raise ValueError("the heads do not divide evenly")
+    d_head = d_model // num_heads
+    Q, K, V = _project(X, W_q), _project(X, W_k), _project(X, W_v)
+    outputs, weights = [], []
+    for h in range(num_heads):
+        g = h // (num_heads // num_kv_heads)
+        q_cols, kv_cols = slice(h * d_head, (h + 1) * d_head), slice(g * d_head, (g + 1) * d_head)
+        out, w = scaled_dot_product_attention(Q[..., q_cols], K[..., kv_cols], V[..., kv_cols], mask)
+        outputs.append(out)
+        weights.append(w)
+    return _project(np.concatenate(outputs, axis=-1), W_o), np.stack(weights, axis=-3)
+
+
+def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+    """Per sequence: copy the cached rows and the new token's key and value into fresh lists, then the new
+    token's row of attention (every cached token is earlier, so no mask), score by score."""
+    x_t, k_cache, v_cache = (np.asarray(a, float) for a in (x_t, k_cache, v_cache))
+    batch = x_t.shape[:-1]
+    q, k, v = (_project(x_t[..., None, :], W)[..., 0, :] for W in (W_q, W_k, W_v))
+    t, d_k, d_v = k_cache.shape[-2], k.shape[-1], v.shape[-1]
+    out = np.zeros(batch + (d_v,))
+    k_new, v_new = np.zeros(batch + (t + 1, d_k)), np.zeros(batch + (t + 1, d_v))
+    for b in _rows(batch):
+        keys = [list(k_cache[b][j]) for j in range(t)] + [list(k[b])]
+        values = [list(v_cache[b][j]) for j in range(t)] + [list(v[b])]
+        scores = [math.fsum(a * c for a, c in zip(q[b], key)) / math.sqrt(d_k) for key in keys]
+        weights = softmax(scores)
+        out[b] = [math.fsum(w * value[c] for w, value in zip(weights, values)) for c in range(d_v)]
+        k_new[b], v_new[b] = keys, values
+    return out, k_new, v_new
+
+
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    """Blocks change only the order of the arithmetic, not the result: the output of the attention above."""
+    return scaled_dot_product_attention(Q, K, V, mask)[0]
