@@ -203,6 +203,17 @@ def test_decode_step(batch, t, magnitude):
         np.testing.assert_array_equal(new[..., :t, :], old)  # copied, so exactly
 
 
+def test_decode_step_starts_a_batch_from_one_empty_cache():
+    # A generation loop may start every sequence of a batch from one empty (0, d) cache.
+    d_model, d_k, d_v = 6, 4, 3
+    x_t = rng.normal(size=(3, d_model))
+    W = [rng.normal(size=(d_model, d)) for d in (d_k, d_k, d_v)]
+    shared = ref.decode_step(x_t, np.zeros((0, d_k)), np.zeros((0, d_v)), *W)
+    batched = ref.decode_step(x_t, np.zeros((3, 0, d_k)), np.zeros((3, 0, d_v)), *W)
+    _close(shared, batched)
+    assert shared[1].shape == (3, 1, d_k) and shared[2].shape == (3, 1, d_v)
+
+
 # Blockwise attention
 
 

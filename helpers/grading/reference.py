@@ -204,12 +204,18 @@ def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
     Returns ``(output_t (..., d_v), k_cache_new (..., t + 1, d_k), v_cache_new (..., t + 1, d_v))``, the caches
     new arrays with the token's key and value appended. Step by step from empty caches, the outputs are the rows
     of causal self-attention: earlier tokens' keys and values never change, so each is computed only once.
+    Caches with fewer leading axes broadcast to the token's (one empty ``(0, d_k)`` cache can start a batch).
     """
     x_t = np.asarray(x_t, dtype=float)
+    k_cache, v_cache = np.asarray(k_cache, dtype=float), np.asarray(v_cache, dtype=float)
     q, k, v = ((x_t @ W)[..., None, :] for W in (W_q, W_k, W_v))  # (..., 1, d): a sequence of one token
+    # The caches take the token's batch axes where theirs are fewer (an empty (0, d_k) cache to start a batch).
+    batch = np.broadcast_shapes(x_t.shape[:-1], k_cache.shape[:-2], v_cache.shape[:-2])
+    k_cache, v_cache = (np.broadcast_to(c, batch + c.shape[-2:]) for c in (k_cache, v_cache))
+    k, v = (np.broadcast_to(a, batch + a.shape[-2:]) for a in (k, v))
     # concatenate makes new arrays: the callers' caches are never written, so an earlier state stays usable.
-    k_cache_new = np.concatenate([np.asarray(k_cache, dtype=float), k], axis=-2)
-    v_cache_new = np.concatenate([np.asarray(v_cache, dtype=float), v], axis=-2)
+    k_cache_new = np.concatenate([k_cache, k], axis=-2)
+    v_cache_new = np.concatenate([v_cache, v], axis=-2)
     output, _ = scaled_dot_product_attention(q, k_cache_new, v_cache_new)
     return output[..., 0, :], k_cache_new, v_cache_new
 
