@@ -275,10 +275,9 @@ def build_environment(folder):
     (requirements.txt, deploy/requirements.txt and the student package's wheel, pinned by constraints.txt)."""
     folder = Path(folder)
     _run([_python(), "-m", "venv", str(folder)])
-    pip = [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     constraints = ["-c", str(ROOT / "constraints.txt")]
     requirements = ["-r", str(ROOT / "requirements.txt"), "-r", str(ROOT / "deploy" / "requirements.txt")]
-    _run([*pip, *constraints, *requirements])
+    _pip_install(folder, *constraints, *requirements)
     settings = folder / "share" / "jupyter" / "lab" / "settings"  # as make lab: no "news?" pop-up
     settings.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "jupyter-config" / "lab-overrides.json", settings / "overrides.json")
@@ -292,9 +291,13 @@ def install_student_package(folder):
     with tempfile.TemporaryDirectory() as wheel_dir:
         _run([sys.executable, str(ROOT / "deploy" / "build_wheel.py"), wheel_dir])
         (wheel,) = Path(wheel_dir).glob("attention_course-*.whl")
-        _run([str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-              "--no-deps", "--force-reinstall", str(wheel)])  # fmt: skip
+        _pip_install(folder, "--no-deps", "--force-reinstall", str(wheel))
     _run(["chmod", "-R", "go+rX", str(folder)])
+
+
+def _pip_install(folder, *arguments):
+    _run([str(Path(folder) / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+          *arguments])  # fmt: skip
 
 
 def start_hub(room):

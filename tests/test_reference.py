@@ -4,12 +4,11 @@ and keep the course's conventions: batched, stable, inputs untouched."""
 import loop_reference as loop
 import numpy as np
 import pytest
-from conftest import SOURCE, solution_cells, student_namespace
+from conftest import REFERENCE_TOL, SOURCE, assert_close, solution_cells, student_namespace
 
 from helpers.grading import reference as ref
 from helpers.timing import scores_at_once, scores_loop
 
-TOL = dict(rtol=1e-12, atol=1e-12)
 rng = np.random.default_rng(2024)
 
 
@@ -48,16 +47,6 @@ def impl(request):
     return solutions
 
 
-def _close(a, b):
-    if isinstance(b, tuple):
-        assert len(a) == len(b)
-        for x, y in zip(a, b):
-            _close(x, y)
-        return
-    assert np.shape(a) == np.shape(b)
-    np.testing.assert_allclose(a, b, **TOL)
-
-
 SOFTMAX_INPUTS = [
     (np.array([2.0, 0.5, -1.0, 0.0]), -1),
     (rng.normal(size=(3, 4, 5)), -1),
@@ -70,7 +59,7 @@ SOFTMAX_INPUTS = [
 @pytest.mark.parametrize("x, axis", SOFTMAX_INPUTS)
 def test_softmax(impl, x, axis):
     before = x.copy()
-    _close(impl["softmax"](x, axis=axis), loop.softmax(x, axis=axis))
+    assert_close(impl["softmax"](x, axis=axis), loop.softmax(x, axis=axis))
     np.testing.assert_array_equal(x, before)
 
 
@@ -78,7 +67,7 @@ def test_softmax_known_values(impl):
     # The lesson's scores: token 1 (score 2.0) gets the most weight.
     w = impl["softmax"](np.array([2.0, 0.5, -1.0, 0.0]))
     e = np.exp([2.0, 0.5, -1.0, 0.0])
-    np.testing.assert_allclose(w, e / e.sum(), **TOL)
+    np.testing.assert_allclose(w, e / e.sum(), **REFERENCE_TOL)
     assert np.argmax(w) == 0
 
 
@@ -86,9 +75,9 @@ def test_softmax_properties(impl):
     x = rng.normal(size=(5, 7))
     w = impl["softmax"](x)
     assert np.all(w >= 0)
-    np.testing.assert_allclose(w.sum(axis=-1), 1.0, **TOL)
-    np.testing.assert_allclose(impl["softmax"](x + 123.0), w, **TOL)
-    _close(np.stack([impl["softmax"](row) for row in x]), w)
+    np.testing.assert_allclose(w.sum(axis=-1), 1.0, **REFERENCE_TOL)
+    np.testing.assert_allclose(impl["softmax"](x + 123.0), w, **REFERENCE_TOL)
+    assert_close(np.stack([impl["softmax"](row) for row in x]), w)
 
 
 SCORE_INPUTS = [
@@ -101,7 +90,7 @@ SCORE_INPUTS = [
 @pytest.mark.parametrize("query, keys", SCORE_INPUTS)
 def test_similarity_scores(impl, query, keys):
     before = (query.copy(), keys.copy())
-    _close(impl["similarity_scores"](query, keys), loop.similarity_scores(query, keys))
+    assert_close(impl["similarity_scores"](query, keys), loop.similarity_scores(query, keys))
     np.testing.assert_array_equal(query, before[0])
     np.testing.assert_array_equal(keys, before[1])
 
@@ -115,7 +104,7 @@ def test_similarity_scores(impl, query, keys):
     ],
 )
 def test_soft_lookup(impl, query, keys, values):
-    _close(impl["soft_lookup"](query, keys, values), loop.soft_lookup(query, keys, values))
+    assert_close(impl["soft_lookup"](query, keys, values), loop.soft_lookup(query, keys, values))
 
 
 def _causal(n):
@@ -140,7 +129,7 @@ def test_attention(impl, q_shape, k_shape, v_shape, mask, magnitude):
     )
     before = [a.copy() for a in (Q, K, V)]
     out, w = impl["scaled_dot_product_attention"](Q, K, V, mask=mask)
-    _close((out, w), loop.scaled_dot_product_attention(Q, K, V, mask))
+    assert_close((out, w), loop.scaled_dot_product_attention(Q, K, V, mask))
     if mask is not None:
         assert np.all(w[..., ~np.broadcast_to(mask, w.shape)] == 0.0)  # exactly zero, not just small
     for a, b in zip((Q, K, V), before):
@@ -152,7 +141,7 @@ def test_attention_batched_equals_looped(impl):
     Q, K, V = rng.normal(size=(3, 5, 4)), rng.normal(size=(3, 5, 4)), rng.normal(size=(3, 5, 2))
     out, w = attention(Q, K, V, mask=_causal(5))
     for i in range(3):
-        _close(attention(Q[i], K[i], V[i], mask=_causal(5)), (out[i], w[i]))
+        assert_close(attention(Q[i], K[i], V[i], mask=_causal(5)), (out[i], w[i]))
 
 
 def test_loop_reference_is_not_trivially_wrong():
@@ -161,8 +150,8 @@ def test_loop_reference_is_not_trivially_wrong():
         np.array([[1.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 1.0]]), np.eye(2)
     )
     a = np.exp(1 / np.sqrt(2))
-    np.testing.assert_allclose(w, [[a / (a + 1), 1 / (a + 1)]], **TOL)
-    np.testing.assert_allclose(out, w, **TOL)
+    np.testing.assert_allclose(w, [[a / (a + 1), 1 / (a + 1)]], **REFERENCE_TOL)
+    np.testing.assert_allclose(out, w, **REFERENCE_TOL)
 
 
 @pytest.mark.parametrize("n", [1, 2, 5])
@@ -184,7 +173,7 @@ def test_self_attention(impl, shape, d_k, d_v, magnitude, causal):
     W = _projections(shape[-1], d_k, d_v, scale=np.sqrt(magnitude))
     mask = loop.causal_mask(shape[-2]) if causal else None
     got = impl["self_attention"](X, *W, mask=mask)
-    _close(got, loop.self_attention(X, *W, mask))
+    assert_close(got, loop.self_attention(X, *W, mask))
 
 
 @pytest.mark.parametrize("shape, heads", [((3, 4), 2), ((2, 5, 12), 4), ((2, 3, 4, 6), 6), ((3, 5), 1)])
@@ -256,8 +245,8 @@ def test_causal_outputs_ignore_later_tokens(impl, name):
 def test_given_scores_loop_is_right():
     # Notebook 06 shows scores_loop as the n^2 dot products that Q @ K.T computes at once.
     Q, K = rng.normal(size=(7, 5)), rng.normal(size=(9, 5))
-    _close(scores_loop(Q, K), np.array([[sum(a * b for a, b in zip(q, k)) for k in K] for q in Q]))
-    _close(scores_at_once(Q, K), scores_loop(Q, K))
+    assert_close(scores_loop(Q, K), np.array([[sum(a * b for a, b in zip(q, k)) for k in K] for q in Q]))
+    assert_close(scores_at_once(Q, K), scores_loop(Q, K))
 
 
 def _masks():

@@ -7,23 +7,11 @@ import tracemalloc
 import loop_reference as loop
 import numpy as np
 import pytest
+from conftest import REFERENCE_TOL, assert_close
 
 from helpers.grading import reference as ref
 
-# Close, never bit-exact: BLAS computes the vectorised products in an order that depends on the CPU (and its
-# kernels), so the last bits differ from machine to machine; 1e-12 is still far below any real mistake.
-TOL = dict(rtol=1e-12, atol=1e-12)
 rng = np.random.default_rng(2025)
-
-
-def _close(a, b):
-    if isinstance(b, tuple):
-        assert len(a) == len(b)
-        for x, y in zip(a, b):
-            _close(x, y)
-        return
-    assert np.shape(a) == np.shape(b)
-    np.testing.assert_allclose(a, b, **TOL)
 
 
 def _unchanged(arrays, copies):
@@ -59,7 +47,7 @@ def test_rotary_embedding(shape, positions, base):
     before = (X.copy(), positions.copy())
     got = ref.rotary_embedding(X, positions, base=base)
     assert got.shape == X.shape
-    _close(got, loop.rotary_embedding(X, positions, base=base))
+    assert_close(got, loop.rotary_embedding(X, positions, base=base))
     _unchanged((X, positions), before)
 
 
@@ -73,7 +61,7 @@ def test_rotary_embedding_turns_pairs_without_stretching_them():
     X = rng.normal(size=(2, 6, 8))
     rotated = ref.rotary_embedding(X, np.arange(6) + 3)
     pair_lengths = [np.hypot(A[..., 0::2], A[..., 1::2]) for A in (X, rotated)]
-    np.testing.assert_allclose(*pair_lengths, **TOL)
+    np.testing.assert_allclose(*pair_lengths, **REFERENCE_TOL)
     assert not np.allclose(rotated, X)  # it does turn them
     np.testing.assert_array_equal(ref.rotary_embedding(X, np.zeros(6, dtype=int)), X)  # position 0: no turn
 
@@ -104,7 +92,7 @@ def test_gqa_with_a_kv_head_per_query_head_is_multi_head_attention(shape, heads,
     X = rng.normal(size=shape)
     W = _gqa_weights(shape[-1], heads, heads)
     mask = _causal(shape[-2]) if causal else None
-    _close(
+    assert_close(
         ref.grouped_query_attention(X, *W, heads, heads, mask=mask),
         ref.multi_head_attention(X, *W, heads, mask=mask),
     )
@@ -130,7 +118,7 @@ def test_grouped_query_attention(shape, heads, kv_heads, mask_kind, magnitude):
     out, weights = ref.grouped_query_attention(X, *W, heads, kv_heads, mask=mask)
     assert weights.shape == shape[:-2] + (heads, n, n)
     assert out.shape == shape
-    _close((out, weights), loop.grouped_query_attention(X, *W, heads, kv_heads, mask))
+    assert_close((out, weights), loop.grouped_query_attention(X, *W, heads, kv_heads, mask))
     if mask is not None:
         assert np.all(weights[..., ~np.broadcast_to(mask[..., None, :, :], weights.shape)] == 0.0)
     _unchanged((X, *W), before)
@@ -147,9 +135,9 @@ def test_multi_query_attention_shares_one_key_and_value_head():
         head_out, head_weights = ref.scaled_dot_product_attention(
             (X @ W_q)[..., 2 * h : 2 * h + 2], K, V, mask
         )
-        _close(weights[:, h], head_weights)
+        assert_close(weights[:, h], head_weights)
         heads.append(head_out)
-    _close(out, np.concatenate(heads, axis=-1) @ W_o)
+    assert_close(out, np.concatenate(heads, axis=-1) @ W_o)
 
 
 @pytest.mark.parametrize(
@@ -178,11 +166,11 @@ def test_decoding_from_empty_caches_is_causal_self_attention(shape, d_k, d_v):
         assert k_cache.shape == shape[:-2] + (t + 1, d_k)
         outputs.append(out_t)
     expected, _ = loop.self_attention(X, W_q, W_k, W_v, loop.causal_mask(shape[-2]))
-    _close(np.stack(outputs, axis=-2), expected)
-    _close(
+    assert_close(np.stack(outputs, axis=-2), expected)
+    assert_close(
         np.stack(outputs, axis=-2), ref.self_attention(X, W_q, W_k, W_v, mask=ref.causal_mask(shape[-2]))[0]
     )
-    _close((k_cache, v_cache), (X @ W_k, X @ W_v))
+    assert_close((k_cache, v_cache), (X @ W_k, X @ W_v))
 
 
 @pytest.mark.parametrize("batch, t", [((), 0), ((), 4), ((3,), 2), ((2, 3), 5)])
@@ -195,7 +183,7 @@ def test_decode_step(batch, t, magnitude):
     W = [magnitude * rng.normal(size=(d_model, d)) / np.sqrt(d_model) for d in (d_k, d_k, d_v)]
     before = [a.copy() for a in (x_t, k_cache, v_cache, *W)]
     got = ref.decode_step(x_t, k_cache, v_cache, *W)
-    _close(got, loop.decode_step(x_t, k_cache, v_cache, *W))
+    assert_close(got, loop.decode_step(x_t, k_cache, v_cache, *W))
     _unchanged((x_t, k_cache, v_cache, *W), before)
     _, k_new, v_new = got
     for new, old in ((k_new, k_cache), (v_new, v_cache)):
@@ -210,7 +198,7 @@ def test_decode_step_starts_a_batch_from_one_empty_cache():
     W = [rng.normal(size=(d_model, d)) for d in (d_k, d_k, d_v)]
     shared = ref.decode_step(x_t, np.zeros((0, d_k)), np.zeros((0, d_v)), *W)
     batched = ref.decode_step(x_t, np.zeros((3, 0, d_k)), np.zeros((3, 0, d_v)), *W)
-    _close(shared, batched)
+    assert_close(shared, batched)
     assert shared[1].shape == (3, 1, d_k) and shared[2].shape == (3, 1, d_v)
 
 
@@ -252,8 +240,8 @@ def test_blockwise_attention(q_shape, k_shape, v_shape, mask_kind, block, magnit
     with np.errstate(all="raise", under="ignore"):  # no overflow, no nan from -inf - -inf, no 0 / 0
         got = ref.blockwise_attention(Q, K, V, block_size, mask=mask)
     assert np.all(np.isfinite(got))
-    _close(got, loop.blockwise_attention(Q, K, V, block_size, mask))
-    _close(got, ref.scaled_dot_product_attention(Q, K, V, mask=mask)[0])
+    assert_close(got, loop.blockwise_attention(Q, K, V, block_size, mask))
+    assert_close(got, ref.scaled_dot_product_attention(Q, K, V, mask=mask)[0])
     _unchanged((Q, K, V), before)
 
 
