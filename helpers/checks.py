@@ -238,6 +238,52 @@ def check_positional_encoding(fn, hidden=False):
     run_check(fn, _spec("positional_encoding"), hidden)
 
 
+def _rotary_error_hint(case, exc):
+    if _shape_error(exc):
+        return (
+            "make one angle per position and per pair: an (n, d/2) table, a column of positions times a row of "
+            "d/2 speeds. It broadcasts against X[..., 0::2] and X[..., 1::2], each (..., n, d/2)."
+        )
+    return "read the error above: it names the line that failed."
+
+
+def _rotary_prop_lengths(fn):
+    X = _rng(24).normal(size=(2, 5, 8))
+    turned = np.asarray(fn(X.copy(), np.arange(5)), dtype=float)
+    if turned.shape == X.shape and not np.allclose(
+        np.linalg.norm(turned, axis=-1), np.linalg.norm(X, axis=-1), rtol=1e-9, atol=1e-12
+    ):
+        return (
+            "on random vectors, some tokens' lengths changed",
+            "a rotation never changes a length: turn both features of a pair by the same angle, with the cos "
+            "and sin of that one angle.",
+        )
+    return None
+
+
+def _rotary_prop_offset(fn):
+    q, k = _rng(25).normal(size=(2, 1, 8))
+
+    def score(query_position, key_position):
+        turned_q = np.asarray(fn(q.copy(), np.array([query_position])), dtype=float)
+        turned_k = np.asarray(fn(k.copy(), np.array([key_position])), dtype=float)
+        return float(np.sum(turned_q * turned_k))
+
+    scores = [score(m, m - 2) for m in (2, 7, 1000)]
+    if not np.allclose(scores, scores[0], rtol=1e-9, atol=1e-9):
+        return (
+            f"a query and a key 2 positions apart scored {np.round(scores, 4)} at positions 2, 7 and 1000",
+            "the score of a turned query and a turned key must depend only on their offset: turn both features "
+            "of a pair by one angle, the position times that pair's speed.",
+        )
+    return None
+
+
+def check_rotary_embedding(fn, hidden=False):
+    """Check ``rotary_embedding(X, positions, base=10000.0)``: each pair (2i, 2i + 1) turned by p * base^(-2i/d)."""
+    run_check(fn, _spec("rotary_embedding"), hidden)
+
+
 def check_cross_attention(fn, hidden=False):
     """Check ``cross_attention(X, memory, W_q, W_k, W_v, mask=None) -> (output, weights)``."""
     run_check(fn, _spec("cross_attention"), hidden)
@@ -362,6 +408,46 @@ def check_multi_head_attention(fn, hidden=False):
     run_check(fn, _spec("multi_head_attention"), hidden)
 
 
+def _gqa_args(r, n, d_model, num_heads, num_kv_heads):
+    width = num_kv_heads * (d_model // num_heads)
+    return (r.normal(size=(n, d_model)), _weights(r, d_model, d_model), _weights(r, d_model, width),
+            _weights(r, d_model, width), _weights(r, d_model, d_model), num_heads, num_kv_heads)  # fmt: skip
+
+
+def _gqa_error_hint(case, exc):
+    if _shape_error(exc):
+        return (
+            "follow the shapes: the keys and values split into num_kv_heads heads, (..., num_kv_heads, n, d_head), "
+            "and each must serve num_heads // num_kv_heads query heads: copy each along the heads axis (-3) so "
+            "that there are num_heads of them, in the right order, before attending."
+        )
+    return "read the error above: it names the line that failed."
+
+
+def _gqa_prop_divisible(fn):
+    return _raises_clear_value_error(
+        lambda: fn(*_gqa_args(_rng(18), 3, 12, 4, 3)[:5], 4, 3),
+        "grouped_query_attention with 4 query heads and 3 key/value heads",
+        "check `num_heads % num_kv_heads` and raise a ValueError whose message says that num_heads is not "
+        "divisible by num_kv_heads: 4 query heads cannot share 3 key/value heads in equal groups.",
+    )
+
+
+def _gqa_prop_causal(fn):
+    X, *rest = _gqa_args(_rng(19), 6, 8, 4, 2)
+    if _future_leaks(lambda X: fn(X, *rest, mask=_fixture("causal_mask_6"))[0], X):
+        return (
+            "with a causal mask, changing the last token changed the outputs of earlier positions",
+            "apply the mask in every head, before the softmax.",
+        )
+    return None
+
+
+def check_grouped_query_attention(fn, hidden=False):
+    """Check ``grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask=None)``."""
+    run_check(fn, _spec("grouped_query_attention"), hidden)
+
+
 def check_max_path_length(fn, hidden=False):
     """Check ``max_path_length(mask)``: the most hops any connected pair of positions needs."""
     run_check(fn, _spec("max_path_length"), hidden)
@@ -439,11 +525,13 @@ ARG_NAMES = {
     "scaled_dot_product_attention": ["Q", "K", "V", "mask"],
     "causal_mask": ["n"],
     "positional_encoding": ["n", "d"],
+    "rotary_embedding": ["X", "positions", "base"],
     "self_attention": ["X", "W_q", "W_k", "W_v", "mask"],
     "cross_attention": ["X", "memory", "W_q", "W_k", "W_v", "mask"],
     "split_heads": ["X", "num_heads"],
     "combine_heads": ["X"],
     "multi_head_attention": ["X", "W_q", "W_k", "W_v", "W_o", "num_heads", "mask"],
+    "grouped_query_attention": ["X", "W_q", "W_k", "W_v", "W_o", "num_heads", "num_kv_heads", "mask"],
     "max_path_length": ["mask"],
 }
 PROPERTIES = {
@@ -453,11 +541,13 @@ PROPERTIES = {
     "scaled_dot_product_attention": [_attention_prop_rows, _attention_prop_batched],
     "causal_mask": [_causal_prop_bool],
     "positional_encoding": [],
+    "rotary_embedding": [_rotary_prop_lengths, _rotary_prop_offset],
     "self_attention": [_self_attention_prop_causal],
     "cross_attention": [_cross_prop_padding],
     "split_heads": [_split_prop_divisible],
     "combine_heads": [_combine_prop_inverse],
     "multi_head_attention": [_mha_prop_divisible, _mha_prop_causal],
+    "grouped_query_attention": [_gqa_prop_divisible, _gqa_prop_causal],
     "max_path_length": [],
 }
 ERROR_HINTS = {
@@ -467,10 +557,12 @@ ERROR_HINTS = {
     "scaled_dot_product_attention": _attention_error_hint,
     "causal_mask": _causal_error_hint,
     "positional_encoding": _encoding_error_hint,
+    "rotary_embedding": _rotary_error_hint,
     "self_attention": _self_attention_error_hint,
     "cross_attention": _cross_error_hint,
     "split_heads": _split_error_hint,
     "combine_heads": _combine_error_hint,
     "multi_head_attention": _mha_error_hint,
+    "grouped_query_attention": _gqa_error_hint,
     "max_path_length": _path_error_hint,
 }

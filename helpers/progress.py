@@ -31,10 +31,16 @@ NOTEBOOK_CHECKS = {
     "04_self_attention_and_causal_masks": [
         "self_attention",
         "positional_encoding",
+        "rotary_embedding",
         "causal_mask",
         "cross_attention",
     ],
-    "05_multi_head_attention": ["split_heads", "combine_heads", "multi_head_attention"],
+    "05_multi_head_attention": [
+        "split_heads",
+        "combine_heads",
+        "multi_head_attention",
+        "grouped_query_attention",
+    ],
     "06_parallelism_and_scale": ["max_path_length"],
     "07_what_attention_weights_are_not": [],
     "08_end_of_lesson_check": ["quiz"],

@@ -123,11 +123,15 @@ def _meaningless(function):
         ),
         "causal_mask": "np.ones((n, n), dtype=bool)",
         "positional_encoding": "np.zeros((n, d))",
+        "rotary_embedding": "np.zeros(X.shape)",
         "self_attention": "(X @ W_v, np.eye(X.shape[-2]) + 0 * X[..., :1])",
         "cross_attention": "(X @ W_q, np.ones(X.shape[:-1] + (memory.shape[-2],)) / memory.shape[-2])",
         "split_heads": "X.reshape(*X.shape[:-2], num_heads, X.shape[-2], -1)",
         "combine_heads": "X.reshape(*X.shape[:-3], X.shape[-2], -1)",
         "multi_head_attention": "(X @ W_o, np.ones(X.shape[:-2] + (num_heads, X.shape[-2], X.shape[-2])))",
+        "grouped_query_attention": (
+            "(X @ W_o, np.ones(X.shape[:-2] + (num_heads, X.shape[-2], X.shape[-2])))"
+        ),
         "max_path_length": "1",
     }[function]
 

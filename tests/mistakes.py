@@ -44,6 +44,16 @@ def positional_encoding(n, d):
         pe[:, i + 1] = np.cos(angle)
     return pe
 """,
+    "rotary_embedding": """
+def rotary_embedding(X, positions, base=10000.0):
+    d = X.shape[-1]
+    theta = np.outer(positions, 1.0 / base ** (np.arange(0, d, 2) / d))
+    x1, x2 = X[..., ::2], X[..., 1::2]
+    out = np.zeros(X.shape)
+    out[..., ::2] = x1 * np.cos(theta) - x2 * np.sin(theta)
+    out[..., 1::2] = x1 * np.sin(theta) + x2 * np.cos(theta)
+    return out
+""",
     "self_attention": """
 def self_attention(X, W_q, W_k, W_v, mask=None):
     return scaled_dot_product_attention(X @ W_q, X @ W_k, X @ W_v, mask=mask)
@@ -70,6 +80,19 @@ def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
     Q = split_heads(X @ W_q, num_heads)
     K = split_heads(X @ W_k, num_heads)
     V = split_heads(X @ W_v, num_heads)
+    if mask is not None:
+        mask = mask[..., None, :, :]
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask=mask)
+    return combine_heads(heads) @ W_o, weights
+""",
+    "grouped_query_attention": """
+def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask=None):
+    if num_heads % num_kv_heads:
+        raise ValueError("num_heads is not divisible by num_kv_heads")
+    group = num_heads // num_kv_heads
+    Q = split_heads(X @ W_q, num_heads)
+    K = np.repeat(split_heads(X @ W_k, num_kv_heads), group, axis=-3)
+    V = np.repeat(split_heads(X @ W_v, num_kv_heads), group, axis=-3)
     if mask is not None:
         mask = mask[..., None, :, :]
     heads, weights = scaled_dot_product_attention(Q, K, V, mask=mask)
@@ -510,6 +533,81 @@ def positional_encoding(n, d):
                 "You multiplied",
             ),
         },
+        "rotary_embedding": {
+            "turned_backwards": (
+                """
+def rotary_embedding(X, positions, base=10000.0):
+    d = X.shape[-1]
+    theta = np.outer(positions, base ** (-np.arange(0, d, 2) / d))
+    out = np.zeros(X.shape)
+    out[..., 0::2] = X[..., 0::2] * np.cos(theta) + X[..., 1::2] * np.sin(theta)
+    out[..., 1::2] = -X[..., 0::2] * np.sin(theta) + X[..., 1::2] * np.cos(theta)
+    return out
+""",
+                "turn the wrong way",
+            ),
+            "positions_ignored": (
+                """
+def rotary_embedding(X, positions, base=10000.0):
+    n, d = X.shape[-2:]
+    theta = np.arange(n)[:, None] * base ** (-np.arange(0, d, 2) / d)
+    out = np.zeros(X.shape)
+    out[..., 0::2] = X[..., 0::2] * np.cos(theta) - X[..., 1::2] * np.sin(theta)
+    out[..., 1::2] = X[..., 0::2] * np.sin(theta) + X[..., 1::2] * np.cos(theta)
+    return out
+""",
+                "Use the positions you are given",
+            ),
+            "angle_per_feature": (
+                """
+def rotary_embedding(X, positions, base=10000.0):
+    d = X.shape[-1]
+    theta = np.asarray(positions)[:, None] * base ** (-np.arange(d) / d)
+    cos, sin = np.cos(theta), np.sin(theta)
+    out = np.zeros(X.shape)
+    out[..., 0::2] = X[..., 0::2] * cos[:, 0::2] - X[..., 1::2] * sin[:, 0::2]
+    out[..., 1::2] = X[..., 0::2] * sin[:, 1::2] + X[..., 1::2] * cos[:, 1::2]
+    return out
+""",
+                "turn by one angle",
+            ),
+            "position_as_angle": (
+                """
+def rotary_embedding(X, positions, base=10000.0):
+    out = np.zeros(X.shape)
+    for t, p in enumerate(positions):
+        c, s = np.cos(p), np.sin(p)
+        out[..., t, 0::2] = X[..., t, 0::2] * c - X[..., t, 1::2] * s
+        out[..., t, 1::2] = X[..., t, 0::2] * s + X[..., t, 1::2] * c
+    return out
+""",
+                "turns at its own speed",
+            ),
+            "exponent_over_pairs": (
+                """
+def rotary_embedding(X, positions, base=10000.0):
+    d = X.shape[-1]
+    theta = np.outer(positions, base ** (-np.arange(d // 2) / d))
+    out = np.zeros(X.shape)
+    out[..., 0::2] = X[..., 0::2] * np.cos(theta) - X[..., 1::2] * np.sin(theta)
+    out[..., 1::2] = X[..., 0::2] * np.sin(theta) + X[..., 1::2] * np.cos(theta)
+    return out
+""",
+                "the exponent counts features",
+            ),
+            "halves_paired": (
+                """
+def rotary_embedding(X, positions, base=10000.0):
+    d = X.shape[-1]
+    theta = np.outer(positions, base ** (-np.arange(0, d, 2) / d))
+    cos = np.concatenate([np.cos(theta), np.cos(theta)], axis=-1)
+    sin = np.concatenate([np.sin(theta), np.sin(theta)], axis=-1)
+    rotate_half = np.concatenate([-X[..., d // 2 :], X[..., : d // 2]], axis=-1)
+    return X * cos + rotate_half * sin
+""",
+                "rotate_half",
+            ),
+        },
         "self_attention": {
             "no_projections": (
                 """
@@ -777,6 +875,86 @@ def max_path_length(mask):
         hops += 1
 """
 
+MISTAKES["grouped_query_attention"] = {
+    "groups_interleaved": (
+        """
+def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask=None):
+    if num_heads % num_kv_heads:
+        raise ValueError("num_heads is not divisible by num_kv_heads")
+    group = num_heads // num_kv_heads
+    Q = split_heads(X @ W_q, num_heads)
+    K = np.tile(split_heads(X @ W_k, num_kv_heads), (group, 1, 1))
+    V = np.tile(split_heads(X @ W_v, num_kv_heads), (group, 1, 1))
+    if mask is not None:
+        mask = mask[..., None, :, :]
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask=mask)
+    return combine_heads(heads) @ W_o, weights
+""",
+        "np.repeat keeps",
+    ),
+    "first_kv_head_only": (
+        """
+def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask=None):
+    if num_heads % num_kv_heads:
+        raise ValueError("num_heads is not divisible by num_kv_heads")
+    Q = split_heads(X @ W_q, num_heads)
+    K = split_heads(X @ W_k, num_kv_heads)[..., :1, :, :]
+    V = split_heads(X @ W_v, num_kv_heads)[..., :1, :, :]
+    if mask is not None:
+        mask = mask[..., None, :, :]
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask=mask)
+    return combine_heads(heads) @ W_o, weights
+""",
+        "read the first key/value head",
+    ),
+    "values_from_keys": (
+        """
+def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask=None):
+    if num_heads % num_kv_heads:
+        raise ValueError("num_heads is not divisible by num_kv_heads")
+    group = num_heads // num_kv_heads
+    Q = split_heads(X @ W_q, num_heads)
+    K = np.repeat(split_heads(X @ W_k, num_kv_heads), group, axis=-3)
+    V = np.repeat(split_heads(X @ W_k, num_kv_heads), group, axis=-3)
+    if mask is not None:
+        mask = mask[..., None, :, :]
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask=mask)
+    return combine_heads(heads) @ W_o, weights
+""",
+        "the values came from W_k",
+    ),
+    "no_w_o": (
+        """
+def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask=None):
+    if num_heads % num_kv_heads:
+        raise ValueError("num_heads is not divisible by num_kv_heads")
+    group = num_heads // num_kv_heads
+    Q = split_heads(X @ W_q, num_heads)
+    K = np.repeat(split_heads(X @ W_k, num_kv_heads), group, axis=-3)
+    V = np.repeat(split_heads(X @ W_v, num_kv_heads), group, axis=-3)
+    if mask is not None:
+        mask = mask[..., None, :, :]
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask=mask)
+    return combine_heads(heads), weights
+""",
+        "output projection",
+    ),
+    "mask_ignored": (
+        """
+def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask=None):
+    if num_heads % num_kv_heads:
+        raise ValueError("num_heads is not divisible by num_kv_heads")
+    group = num_heads // num_kv_heads
+    Q = split_heads(X @ W_q, num_heads)
+    K = np.repeat(split_heads(X @ W_k, num_kv_heads), group, axis=-3)
+    V = np.repeat(split_heads(X @ W_v, num_kv_heads), group, axis=-3)
+    heads, weights = scaled_dot_product_attention(Q, K, V)
+    return combine_heads(heads) @ W_o, weights
+""",
+        "the mask was not applied",
+    ),
+}
+
 MISTAKES["max_path_length"] = {
     "path_counts_overflow": (
         """
@@ -855,6 +1033,7 @@ def max_path_length(mask):
 CALLS = {
     "soft_lookup": ["similarity_scores"],
     "multi_head_attention": ["split_heads", "combine_heads"],
+    "grouped_query_attention": ["split_heads", "combine_heads"],
 }
 
 # Which notebook each graded function lives in.

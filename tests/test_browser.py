@@ -40,9 +40,12 @@ FILLED = {  # notebook -> its solutions, written in
         ("03_scaled_dot_product_attention", ["scaled_dot_product_attention"]),
         (
             "04_self_attention_and_causal_masks",
-            ["self_attention", "positional_encoding", "causal_mask", "cross_attention"],
+            ["self_attention", "positional_encoding", "rotary_embedding", "causal_mask", "cross_attention"],
         ),
-        ("05_multi_head_attention", ["split_heads", "combine_heads", "multi_head_attention"]),
+        (
+            "05_multi_head_attention",
+            ["split_heads", "combine_heads", "multi_head_attention", "grouped_query_attention"],
+        ),
     ]
 }
 FILLED["06_parallelism_and_scale"] = {"max_path_length": REFERENCE["max_path_length"]}

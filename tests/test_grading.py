@@ -339,7 +339,7 @@ def test_the_grading_kernel_holds_no_answer(graded):
 
 def test_a_replay_of_the_visible_cases_earns_at_most_a_quarter_and_is_named(graded):
     got, most = _function_points(graded, "cheat-replayed")
-    assert most == 48 and got <= most / 4, (got, most)
+    assert most == 4 * len(MISTAKES) and got <= most / 4, (got, most)
     summary = graded["_run"].stdout
     line = next(line for line in summary.splitlines() if " cheat-replayed " in line and "visible" in line)
     assert "passes every visible test and fails every hidden one" in line

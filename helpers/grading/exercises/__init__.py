@@ -37,10 +37,12 @@ from helpers.grading.exercises.nb04_self_attention_and_causal_masks import (
     CAUSAL_MASK,
     CROSS_ATTENTION,
     POSITIONAL_ENCODING,
+    ROTARY_EMBEDDING,
     SELF_ATTENTION,
 )
 from helpers.grading.exercises.nb05_multi_head_attention import (
     COMBINE_HEADS,
+    GROUPED_QUERY_ATTENTION,
     MULTI_HEAD_ATTENTION,
     SPLIT_HEADS,
 )
@@ -65,11 +67,13 @@ __all__ = [
     "SCALED_DOT_PRODUCT_ATTENTION",
     "CAUSAL_MASK",
     "POSITIONAL_ENCODING",
+    "ROTARY_EMBEDDING",
     "SELF_ATTENTION",
     "CROSS_ATTENTION",
     "SPLIT_HEADS",
     "COMBINE_HEADS",
     "MULTI_HEAD_ATTENTION",
+    "GROUPED_QUERY_ATTENTION",
     "MAX_PATH_LENGTH",
 ]
 
@@ -83,11 +87,13 @@ EXERCISES = {
         SCALED_DOT_PRODUCT_ATTENTION,
         CAUSAL_MASK,
         POSITIONAL_ENCODING,
+        ROTARY_EMBEDDING,
         SELF_ATTENTION,
         CROSS_ATTENTION,
         SPLIT_HEADS,
         COMBINE_HEADS,
         MULTI_HEAD_ATTENTION,
+        GROUPED_QUERY_ATTENTION,
         MAX_PATH_LENGTH,
     )
 }

@@ -1,5 +1,5 @@
 """Notebook 04, self-attention and causal masks: the exercises ``causal_mask``, ``positional_encoding``,
-``cross_attention`` and ``self_attention``.
+``rotary_embedding``, ``cross_attention`` and ``self_attention``.
 
 For each, its visible cases, its hidden cases (and, for the first two, how fresh ones are drawn) and its classic
 mistakes, each mistake a model of what a function with that mistake returns, and the hint a student sees for it.
@@ -354,6 +354,112 @@ SELF_ATTENTION = Exercise(
             "mask_ignored",
             "the mask was ignored: scaled_dot_product_attention takes it as its fourth argument.",
             _self_attention_with(use_mask=False),
+        ),
+    ],
+)
+
+
+def _rotary_cases():
+    r = _rng(24)
+    return [
+        # One pair first: the turn's direction and the given position show alone there.
+        Case("one pair at position 1: turned by 1 radian", (np.array([[1.0, 0.0]]), np.array([1]))),
+        Case("4 tokens at positions 0..3, d = 4", (r.normal(size=(4, 4)), np.arange(4))),
+        Case(
+            "positions 5, 0, 9 (any integers), d = 6, base 100",
+            (r.normal(size=(3, 6)), np.array([5, 0, 9])),
+            {"base": 100.0},
+        ),
+        Case("a batch of 2 sequences, n = 3, d = 8", (r.normal(size=(2, 3, 8)), np.arange(3))),
+    ]
+
+
+def _rotary_hidden():
+    r = _rng(124)
+    return [
+        Case("two batch dimensions, d = 16", (r.normal(size=(2, 2, 5, 16)), np.arange(5))),
+        Case("d = 64 at positions up to 4000", (r.normal(size=(3, 64)), np.array([0, 1000, 4000]))),
+        Case(
+            "base 500000 (Llama 3's), positions from 100",
+            (r.normal(size=(4, 32)), np.arange(100, 104)),
+            {"base": 500000.0},
+        ),
+    ]
+
+
+def _rotary_with(angles=None, pairs="interleaved", direction=1.0, own_positions=False):
+    """The reference with one thing changed, for the mistakes below. ``angles(p, d, base)`` gives the (n, d/2)
+    angles of the pairs, or (n, d) for one angle per feature."""
+
+    def rotary(X, positions, base=10000.0):
+        d = X.shape[-1]
+        p = np.arange(X.shape[-2]) if own_positions else np.asarray(positions)
+        theta = p[:, None] * base ** (-np.arange(0, d, 2) / d) if angles is None else angles(p, d, base)
+        if theta.shape[-1] == d:  # one angle per feature: each feature turns by its own
+            first_angle, second_angle = theta[:, 0::2], theta[:, 1::2]
+        else:
+            first_angle = second_angle = theta
+        if pairs == "interleaved":
+            first, second = X[..., 0::2], X[..., 1::2]
+        else:  # feature i with feature i + d/2
+            first, second = X[..., : d // 2], X[..., d // 2 :]
+        new_first = first * np.cos(first_angle) - direction * second * np.sin(first_angle)
+        new_second = direction * first * np.sin(second_angle) + second * np.cos(second_angle)
+        out = np.empty(X.shape)
+        if pairs == "interleaved":
+            out[..., 0::2], out[..., 1::2] = new_first, new_second
+        else:
+            out[..., : d // 2], out[..., d // 2 :] = new_first, new_second
+        return out
+
+    return rotary
+
+
+ROTARY_EMBEDDING = Exercise(
+    notebook="04_self_attention_and_causal_masks",
+    name="rotary_embedding",
+    reference=ref.rotary_embedding,
+    cases=_rotary_cases,
+    hidden_cases=_rotary_hidden,
+    mistakes=[
+        Mistake(
+            "turned_backwards",
+            "your pairs turn the wrong way, by minus the angle. Turning the point (1, 0) by a positive angle a "
+            "gives (cos a, sin a): the first feature of the pair gets -sin, the second +sin.",
+            _rotary_with(direction=-1.0),
+        ),
+        Mistake(
+            "positions_ignored",
+            "you numbered the tokens 0, 1, 2, ... yourself. Use the positions you are given: a token can sit "
+            "anywhere, as one new token at position 1000 does while a model generates.",
+            _rotary_with(own_positions=True),
+        ),
+        Mistake(
+            "angle_per_feature",
+            "features 2i and 2i + 1 are one point in the plane and turn by one angle, p * base^(-2i/d). You gave "
+            "each feature an angle of its own, so your 'rotation' changes the vectors' lengths. Make d/2 angles "
+            "per position, not d.",
+            _rotary_with(angles=lambda p, d, base: p[:, None] * base ** (-np.arange(d) / d)),
+        ),
+        Mistake(
+            "position_as_angle",
+            "every pair turned by the position itself, in radians. Each pair turns at its own speed: pair i by "
+            "p * base^(-2i/d), fast for the first pairs and ever slower after, like the waves of "
+            "positional_encoding.",
+            _rotary_with(angles=lambda p, d, base: np.repeat(p[:, None] * 1.0, d // 2, axis=1)),
+        ),
+        Mistake(
+            "exponent_over_pairs",
+            "pair i turns by p * base^(-2i/d): the exponent counts features (2i of d), not pairs. With i/d the "
+            "last pairs turn far faster than they should.",
+            _rotary_with(angles=lambda p, d, base: p[:, None] * base ** (-np.arange(d // 2) / d)),
+        ),
+        Mistake(
+            "halves_paired",
+            "you turned feature i together with feature i + d/2, the 'rotate_half' layout of GPT-NeoX and of "
+            "Hugging Face's Llama code. That rotates other pairs; this exercise asks for RoFormer's, where "
+            "features 2i and 2i + 1 (the even and the odd columns) turn together.",
+            _rotary_with(pairs="halves"),
         ),
     ],
 )

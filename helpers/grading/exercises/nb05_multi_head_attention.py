@@ -1,5 +1,5 @@
-"""Notebook 05, multi-head attention: the exercises ``split_heads``, ``combine_heads`` and
-``multi_head_attention``.
+"""Notebook 05, multi-head attention: the exercises ``split_heads``, ``combine_heads``,
+``multi_head_attention`` and ``grouped_query_attention``.
 
 For each, its visible cases, its hidden cases and its classic mistakes, each mistake a model of what a function
 with that mistake returns, and the hint a student sees for it. The attention inside each head of a mistaken
@@ -218,6 +218,106 @@ MULTI_HEAD_ATTENTION = Exercise(
             "softmax_wrong_axis",
             "softmax ran over the wrong axis: each query's weights over the keys (the last axis) must sum to 1.",
             _mha_with(axis=-2),
+        ),
+    ],
+)
+
+
+def _gqa_args(r, shape, d_model, num_heads, num_kv_heads, scale=1.0):
+    width = num_kv_heads * (d_model // num_heads)
+    X = scale * r.normal(size=shape)
+    W_q, W_o = scale * _weights(r, d_model, d_model), _weights(r, d_model, d_model)
+    W_k, W_v = scale * _weights(r, d_model, width), _weights(r, d_model, width)
+    return (X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads)
+
+
+def _gqa_cases():
+    r = _rng(9)
+    return [
+        Case("n=4, d_model=8: 4 query heads share 2 key/value heads", _gqa_args(r, (4, 8), 8, 4, 2)),
+        Case(
+            "a batch of 2, causal: 6 query heads in 2 groups of 3",
+            _gqa_args(r, (2, 5, 12), 12, 6, 2),
+            {"mask": ref.causal_mask(5)},
+        ),
+        Case("one key/value head for all: multi-query attention", _gqa_args(r, (3, 8), 8, 4, 1)),
+        Case("one key/value head per query head: multi-head attention", _gqa_args(r, (3, 4), 4, 2, 2)),
+    ]
+
+
+def _gqa_hidden():
+    r = _rng(109)
+    return [
+        Case(
+            "two batch dimensions, 8 query heads, 2 key/value heads, causal",
+            _gqa_args(r, (2, 2, 5, 16), 16, 8, 2),
+            {"mask": ref.causal_mask(5)},
+        ),
+        Case(
+            "scores of magnitude 1e3", _gqa_args(r, (4, 8), 8, 4, 2, scale=6.0), {"mask": ref.causal_mask(4)}
+        ),
+        Case("one token, 8 query heads, 4 key/value heads", _gqa_args(r, (1, 8), 8, 8, 4)),
+    ]
+
+
+def _gqa_with(kv_head_of=None, values="v", use_w_o=True, use_mask=True):
+    """Grouped-query attention with one thing done differently; ``kv_head_of(h, num_heads, num_kv_heads)`` says
+    which key/value head query head h reads (by default h // group, the correct one)."""
+
+    def gqa(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask=None):
+        group = num_heads // num_kv_heads
+        which = [
+            h // group if kv_head_of is None else kv_head_of(h, num_heads, num_kv_heads)
+            for h in range(num_heads)
+        ]
+        Q = ref.split_heads(X @ W_q, num_heads)
+        K = ref.split_heads(X @ W_k, num_kv_heads)[..., which, :, :]
+        V = ref.split_heads(X @ (W_k if values == "k" else W_v), num_kv_heads)[..., which, :, :]
+        if mask is not None and use_mask:
+            mask = np.expand_dims(mask, -3)
+        heads, weights = ref.scaled_dot_product_attention(Q, K, V, mask if use_mask else None)
+        out = ref.combine_heads(heads)
+        return (out @ W_o if use_w_o else out), weights
+
+    return gqa
+
+
+GROUPED_QUERY_ATTENTION = Exercise(
+    notebook="05_multi_head_attention",
+    name="grouped_query_attention",
+    reference=ref.grouped_query_attention,
+    cases=_gqa_cases,
+    hidden_cases=_gqa_hidden,
+    mistakes=[
+        Mistake(
+            "groups_interleaved",
+            "query head h must read key/value head h // (num_heads // num_kv_heads), so that neighbouring query "
+            "heads share one. Yours deals the key/value heads out in turn (h % num_kv_heads), as np.tile does; "
+            "np.repeat keeps each key/value head's copies together.",
+            _gqa_with(kv_head_of=lambda h, heads, kv: h % kv),
+        ),
+        Mistake(
+            "first_kv_head_only",
+            "every query head read the first key/value head. Each group of num_heads // num_kv_heads query heads "
+            "has a key/value head of its own.",
+            _gqa_with(kv_head_of=lambda h, heads, kv: 0),
+        ),
+        Mistake(
+            "values_from_keys",
+            "the values came from W_k. Values have their own projection, W_v, split into num_kv_heads heads "
+            "like the keys.",
+            _gqa_with(values="k"),
+        ),
+        Mistake(
+            "no_w_o",
+            "you forgot the output projection: multiply the combined heads by W_o.",
+            _gqa_with(use_w_o=False),
+        ),
+        Mistake(
+            "mask_ignored",
+            "the mask was not applied: give it a heads axis (np.expand_dims(mask, -3)) and pass it to "
+            "scaled_dot_product_attention.",
+            _gqa_with(use_mask=False),
         ),
     ],
 )
