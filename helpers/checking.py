@@ -15,10 +15,13 @@ messages never show the expected answer.
 
 import contextlib
 import copy
+import functools
+import json
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -56,6 +59,19 @@ class Spec:
 
 
 # --- check data: arrays as JSON, exactly --------------------------------------------------------------------
+
+DATA = Path(__file__).with_name("check_data")
+
+
+@functools.cache
+def stored(name):
+    """``check_data/<name>.json``: a check's cases, expected answers and hints, or the fixtures."""
+    return json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def fixture(name):
+    """An input that a property check needs and may not compute itself (that would be a solution)."""
+    return decode(stored("fixtures")[name])
 
 
 def encode(value):
@@ -275,3 +291,52 @@ def run_check(fn, spec, hidden=False):
     print(f"✓ {spec.name}: all {n} {'hidden ' if hidden else ''}checks passed.")
     if not hidden:
         progress.record_check(spec.name, fn)
+
+
+# --- diagnoses the checks share: what kind of wrong an answer or an error is ---
+
+
+def shape_error(exc):
+    text = str(exc)
+    return isinstance(exc, ValueError | IndexError) and any(
+        word in text for word in ("matmul", "shape", "broadcast", "mismatch", "axis", "dimension")
+    )
+
+
+def not_distribution(w, axis=-1):
+    """Describe how ``w`` fails to be non-negative weights summing to 1 along ``axis``, or None."""
+    w = np.asarray(w, dtype=float)
+    if not np.all(np.isfinite(w)):
+        return "some weights are nan or inf"
+    if np.any(w < 0):
+        return "some weights are negative"
+    sums = w.sum(axis=axis)
+    if not np.allclose(sums, 1.0, rtol=1e-9, atol=1e-12):
+        worst = float(sums.ravel()[np.argmax(np.abs(sums.ravel() - 1.0))])
+        if abs(worst - 1.0) < 1e-3:  # nearly 1: rounding would print 1.0 and hide the problem
+            return (
+                f"weights along axis {axis} sum to {worst!r}, off by {abs(worst - 1.0):.1e}, where float64 "
+                "arithmetic is off by about 1e-16 (was something computed in float32?)"
+            )
+        return f"weights along axis {axis} sum to {np.round(sums.ravel()[:3], 4)}..., not 1"
+    return None
+
+
+def future_leaks(outputs, X):
+    """Whether ``outputs(X)`` (one row per position) changes at earlier positions when only the last token does."""
+    changed = X.copy()
+    changed[-1] += 5.0
+    return not np.allclose(outputs(X)[:-1], outputs(changed)[:-1], rtol=1e-12, atol=1e-12)
+
+
+def raises_clear_value_error(call, description, hint):
+    """None if ``call`` raises a ValueError whose message says what is not divisible, else a failure."""
+    try:
+        call()
+    except ValueError as exc:
+        if "divisible" in str(exc):
+            return None
+        return f"{description} raised ValueError({str(exc)!r}), which does not say what is wrong", hint
+    except Exception as exc:
+        return f"{description} raised {type(exc).__name__}, not ValueError", hint
+    return f"{description} did not raise ValueError", hint

@@ -7,23 +7,22 @@ sum to 1, a shift changes nothing, batched equals looped, the future cannot leak
 """
 
 import functools
-import json
-from pathlib import Path
 
 import numpy as np
 
-from helpers.checking import CheckFailure, Spec, TookTooLong, case_from_data, decode, run_check
-
-DATA = Path(__file__).with_name("check_data")
-
-
-@functools.cache
-def _data(name):
-    return json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def _fixture(name):
-    return decode(_data("fixtures")[name])
+from helpers import checks_nb06
+from helpers.checking import (
+    CheckFailure,
+    Spec,
+    case_from_data,
+    fixture,
+    future_leaks,
+    not_distribution,
+    raises_clear_value_error,
+    run_check,
+    shape_error,
+    stored,
+)
 
 
 def _hidden_cases(name):
@@ -44,7 +43,7 @@ def _hidden_cases(name):
 
 @functools.cache
 def _spec(name):
-    data = _data(name)
+    data = stored(name)
     return Spec(
         name=name,
         arg_names=ARG_NAMES[name],
@@ -60,34 +59,8 @@ def _rng(seed):
     return np.random.default_rng(seed)
 
 
-def _shape_error(exc):
-    text = str(exc)
-    return isinstance(exc, ValueError | IndexError) and any(
-        word in text for word in ("matmul", "shape", "broadcast", "mismatch", "axis", "dimension")
-    )
-
-
-def _not_distribution(w, axis=-1):
-    """Describe how ``w`` fails to be non-negative weights summing to 1 along ``axis``, or None."""
-    w = np.asarray(w, dtype=float)
-    if not np.all(np.isfinite(w)):
-        return "some weights are nan or inf"
-    if np.any(w < 0):
-        return "some weights are negative"
-    sums = w.sum(axis=axis)
-    if not np.allclose(sums, 1.0, rtol=1e-9, atol=1e-12):
-        worst = float(sums.ravel()[np.argmax(np.abs(sums.ravel() - 1.0))])
-        if abs(worst - 1.0) < 1e-3:  # nearly 1: rounding would print 1.0 and hide the problem
-            return (
-                f"weights along axis {axis} sum to {worst!r}, off by {abs(worst - 1.0):.1e}, where float64 "
-                "arithmetic is off by about 1e-16 (was something computed in float32?)"
-            )
-        return f"weights along axis {axis} sum to {np.round(sums.ravel()[:3], 4)}..., not 1"
-    return None
-
-
 def _similarity_error_hint(case, exc):
-    if _shape_error(exc):
+    if shape_error(exc):
         if np.ndim(case.args[0]) > 1:
             return (
                 "with a batch, `keys @ query` treats the queries as a matrix. Each query needs one dot product "
@@ -104,7 +77,7 @@ def check_similarity_scores(fn, hidden=False):
 
 
 def _lookup_error_hint(case, exc):
-    if _shape_error(exc):
+    if shape_error(exc):
         return (
             "check the shapes: the weights are (..., n), the values (..., n, d_v). The blend adds up, over the "
             "n positions, each value times its weight: give the weights a trailing axis so they broadcast "
@@ -119,7 +92,7 @@ def check_soft_lookup(fn, hidden=False):
 
 
 def _softmax_error_hint(case, exc):
-    if _shape_error(exc):
+    if shape_error(exc):
         return (
             "the max and the sum drop the axis they reduce, so they no longer line up with x. Pass "
             "`keepdims=True` to np.max and np.sum."
@@ -129,7 +102,7 @@ def _softmax_error_hint(case, exc):
 
 def _softmax_prop_distribution(fn):
     x = _rng(7).normal(size=(4, 3, 5))
-    problem = _not_distribution(fn(x.copy()), axis=-1)
+    problem = not_distribution(fn(x.copy()), axis=-1)
     if problem:
         return f"on a random (4, 3, 5) array, {problem}", "normalise along the last axis (axis=-1)."
     return None
@@ -162,7 +135,7 @@ def check_softmax(fn, hidden=False):
 
 
 def _attention_error_hint(case, exc):
-    if _shape_error(exc):
+    if shape_error(exc):
         if np.ndim(case.args[0]) > 2:
             return (
                 "for a batch, `K.T` reverses every axis, batch axes included. Swap only the last two: "
@@ -178,7 +151,7 @@ def _attention_prop_rows(fn):
     mask = r.random((5, 6)) < 0.6
     mask[:, 0] = True  # every query may see at least one key
     _, w = fn(Q, K, V, mask=mask)
-    problem = _not_distribution(w, axis=-1)
+    problem = not_distribution(w, axis=-1)
     if problem:
         return (
             f"on random inputs with a mask, {problem}",
@@ -239,7 +212,7 @@ def check_positional_encoding(fn, hidden=False):
 
 
 def _rotary_error_hint(case, exc):
-    if _shape_error(exc):
+    if shape_error(exc):
         return (
             "make one angle per position and per pair: an (n, d/2) table, a column of positions times a row of "
             "d/2 speeds. It broadcasts against X[..., 0::2] and X[..., 1::2], each (..., n, d/2)."
@@ -294,25 +267,18 @@ def _weights(r, *shape):
 
 
 def _self_attention_error_hint(case, exc):
-    if _shape_error(exc):
+    if shape_error(exc):
         return (
             "weights multiply from the right: Q = X @ W_q, with X (..., n, d_model) and W_q (d_model, d_k)."
         )
     return "read the error above: it names the line that failed."
 
 
-def _future_leaks(outputs, X):
-    """Whether ``outputs(X)`` (one row per position) changes at earlier positions when only the last token does."""
-    changed = X.copy()
-    changed[-1] += 5.0
-    return not np.allclose(outputs(X)[:-1], outputs(changed)[:-1], rtol=1e-12, atol=1e-12)
-
-
 def _self_attention_prop_causal(fn):
     r = _rng(13)
     X = r.normal(size=(6, 4))
     W_q, W_k, W_v = _weights(r, 4, 4), _weights(r, 4, 4), _weights(r, 4, 3)
-    if _future_leaks(lambda X: fn(X, W_q, W_k, W_v, mask=_fixture("causal_mask_6"))[0], X):
+    if future_leaks(lambda X: fn(X, W_q, W_k, W_v, mask=fixture("causal_mask_6"))[0], X):
         return (
             "with a causal mask, changing the last token changed the outputs of earlier positions",
             "earlier positions must not see later ones: pass the mask on to scaled_dot_product_attention.",
@@ -325,19 +291,6 @@ def check_self_attention(fn, hidden=False):
     run_check(fn, _spec("self_attention"), hidden)
 
 
-def _raises_clear_value_error(call, description, hint):
-    """None if ``call`` raises a ValueError whose message says what is not divisible, else a failure."""
-    try:
-        call()
-    except ValueError as exc:
-        if "divisible" in str(exc):
-            return None
-        return f"{description} raised ValueError({str(exc)!r}), which does not say what is wrong", hint
-    except Exception as exc:
-        return f"{description} raised {type(exc).__name__}, not ValueError", hint
-    return f"{description} did not raise ValueError", hint
-
-
 DIVISIBLE_HINT = (
     "check `d_model % num_heads` first and raise a ValueError whose message says that d_model is not divisible "
     "by num_heads: otherwise numpy's reshape fails with a confusing message, or columns are silently dropped."
@@ -345,7 +298,7 @@ DIVISIBLE_HINT = (
 
 
 def _split_prop_divisible(fn):
-    return _raises_clear_value_error(
+    return raises_clear_value_error(
         lambda: fn(np.zeros((3, 6)), 4), "split_heads(X with d_model=6, num_heads=4)", DIVISIBLE_HINT
     )
 
@@ -356,8 +309,8 @@ def check_split_heads(fn, hidden=False):
 
 
 def _combine_prop_inverse(fn):
-    X = _fixture("split_heads_input")
-    if not np.array_equal(fn(_fixture("split_heads_4")), X):
+    X = fixture("split_heads_input")
+    if not np.array_equal(fn(fixture("split_heads_4")), X):
         return (
             "combine_heads(split_heads(X, 4)) does not give back X",
             "combine_heads must undo split_heads exactly: swap the heads and positions axes back, then reshape.",
@@ -376,7 +329,7 @@ def _mha_args(r, shape, d_model, scale=1.0):
 
 
 def _mha_error_hint(case, exc):
-    if _shape_error(exc):
+    if shape_error(exc):
         return (
             "follow the shapes: X @ W (..., n, d_model) -> split_heads (..., h, n, d_head) -> attention per head -> "
             "combine_heads (..., n, d_model) -> @ W_o. A mask (..., n, n) needs a heads axis: np.expand_dims(mask, -3)."
@@ -386,7 +339,7 @@ def _mha_error_hint(case, exc):
 
 def _mha_prop_divisible(fn):
     r = _rng(15)
-    return _raises_clear_value_error(
+    return raises_clear_value_error(
         lambda: fn(*_mha_args(r, (3, 6), 6), 4),
         "multi_head_attention with d_model=6 and 4 heads",
         DIVISIBLE_HINT,
@@ -395,7 +348,7 @@ def _mha_prop_divisible(fn):
 
 def _mha_prop_causal(fn):
     X, *W = _mha_args(_rng(16), (6, 8), 8)
-    if _future_leaks(lambda X: fn(X, *W, 2, mask=_fixture("causal_mask_6"))[0], X):
+    if future_leaks(lambda X: fn(X, *W, 2, mask=fixture("causal_mask_6"))[0], X):
         return (
             "with a causal mask, changing the last token changed the outputs of earlier positions",
             "apply the mask in every head, before the softmax.",
@@ -415,7 +368,7 @@ def _gqa_args(r, n, d_model, num_heads, num_kv_heads):
 
 
 def _gqa_error_hint(case, exc):
-    if _shape_error(exc):
+    if shape_error(exc):
         return (
             "follow the shapes: the keys and values split into num_kv_heads heads, (..., num_kv_heads, n, d_head), "
             "and each must serve num_heads // num_kv_heads query heads: copy each along the heads axis (-3) so "
@@ -425,7 +378,7 @@ def _gqa_error_hint(case, exc):
 
 
 def _gqa_prop_divisible(fn):
-    return _raises_clear_value_error(
+    return raises_clear_value_error(
         lambda: fn(*_gqa_args(_rng(18), 3, 12, 4, 3)[:5], 4, 3),
         "grouped_query_attention with 4 query heads and 3 key/value heads",
         "check `num_heads % num_kv_heads` and raise a ValueError whose message says that num_heads is not "
@@ -435,7 +388,7 @@ def _gqa_prop_divisible(fn):
 
 def _gqa_prop_causal(fn):
     X, *rest = _gqa_args(_rng(19), 6, 8, 4, 2)
-    if _future_leaks(lambda X: fn(X, *rest, mask=_fixture("causal_mask_6"))[0], X):
+    if future_leaks(lambda X: fn(X, *rest, mask=fixture("causal_mask_6"))[0], X):
         return (
             "with a causal mask, changing the last token changed the outputs of earlier positions",
             "apply the mask in every head, before the softmax.",
@@ -448,27 +401,20 @@ def check_grouped_query_attention(fn, hidden=False):
     run_check(fn, _spec("grouped_query_attention"), hidden)
 
 
+def check_decode_step(fn, hidden=False):
+    """Check ``decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v) -> (output_t, k_cache, v_cache)``."""
+    run_check(fn, _spec("decode_step"), hidden)
+
+
+def check_blockwise_attention(fn, hidden=False):
+    """Check ``blockwise_attention(Q, K, V, block_size, mask=None)``: attention's output, one block of keys at a
+    time."""
+    run_check(fn, _spec("blockwise_attention"), hidden)
+
+
 def check_max_path_length(fn, hidden=False):
     """Check ``max_path_length(mask)``: the most hops any connected pair of positions needs."""
     run_check(fn, _spec("max_path_length"), hidden)
-
-
-def _path_error_hint(case, exc):
-    if isinstance(exc, TookTooLong) and len(case.args[0]) < 50:
-        return (
-            "on this mask some pairs are never connected, so a loop that waits until every pair is connected "
-            "never ends. Stop when a hop adds no new pair."
-        )
-    if isinstance(exc, TookTooLong):
-        return (
-            "your loop never ended on a long sequence. If you multiply integer matrices, the counts of paths grow "
-            "with every hop and pass what int64 holds, so the pattern of non-zero entries may never settle. Keep "
-            "only whether a pair is connected."
-        )
-    return (
-        "mask is a boolean (n, n) array. One hop is a matrix product of the mask with what each position "
-        "reaches; turn counts back into True/False after each hop, and count hops until nothing new is reached."
-    )
 
 
 def _causal_error_hint(case, exc):
@@ -479,13 +425,13 @@ def _causal_error_hint(case, exc):
 
 
 def _encoding_error_hint(case, exc):
-    if _shape_error(exc):
+    if shape_error(exc):
         return "one row per position and one column per feature: an (n, d) array, with d/2 angles per row."
     return "read the error above: it names the line that failed."
 
 
 def _cross_error_hint(case, exc):
-    if _shape_error(exc):
+    if shape_error(exc):
         return (
             "the two sequences have different lengths, so each role must come from the right one: the queries "
             "from X, the keys and the values both from memory (each key belongs to the value it unlocks)."
@@ -532,7 +478,6 @@ ARG_NAMES = {
     "combine_heads": ["X"],
     "multi_head_attention": ["X", "W_q", "W_k", "W_v", "W_o", "num_heads", "mask"],
     "grouped_query_attention": ["X", "W_q", "W_k", "W_v", "W_o", "num_heads", "num_kv_heads", "mask"],
-    "max_path_length": ["mask"],
 }
 PROPERTIES = {
     "similarity_scores": [],
@@ -548,7 +493,6 @@ PROPERTIES = {
     "combine_heads": [_combine_prop_inverse],
     "multi_head_attention": [_mha_prop_divisible, _mha_prop_causal],
     "grouped_query_attention": [_gqa_prop_divisible, _gqa_prop_causal],
-    "max_path_length": [],
 }
 ERROR_HINTS = {
     "similarity_scores": _similarity_error_hint,
@@ -564,5 +508,7 @@ ERROR_HINTS = {
     "combine_heads": _combine_error_hint,
     "multi_head_attention": _mha_error_hint,
     "grouped_query_attention": _gqa_error_hint,
-    "max_path_length": _path_error_hint,
 }
+ARG_NAMES |= checks_nb06.ARG_NAMES
+PROPERTIES |= checks_nb06.PROPERTIES
+ERROR_HINTS |= checks_nb06.ERROR_HINTS

@@ -41,7 +41,7 @@ NOTEBOOK_CHECKS = {
         "multi_head_attention",
         "grouped_query_attention",
     ],
-    "06_parallelism_and_scale": ["max_path_length"],
+    "06_parallelism_and_scale": ["max_path_length", "decode_step", "blockwise_attention"],
     "07_what_attention_weights_are_not": [],
     "08_end_of_lesson_check": ["quiz"],
 }

@@ -1,5 +1,5 @@
-"""Timing in notebook 06: the n^2 attention scores one pair at a time against one matrix product, and a
-recurrent network against attention.
+"""Timing and memory in notebook 06: the n^2 attention scores one pair at a time against one matrix product, a
+recurrent network against attention, and one step of generation with and without a key/value cache.
 
 Timings differ between machines and runs, so they are only ever shown in a figure (whose pixels strict nbval
 does not compare) and never printed into a notebook's stored output.
@@ -120,3 +120,97 @@ def compare_recurrent_and_attention(recurrent, attention, n=1024, d=64):
     ax.set_title(f"n = {n:,} positions, d = {d}: on one CPU core")
     fig.tight_layout()
     plt.show()
+
+
+def _step_without_cache(attention, X, W_q, W_k, W_v):
+    """The newest token's attention output, projecting every token of ``X`` again (no cache)."""
+    return attention(X[-1:] @ W_q, X @ W_k, X @ W_v)
+
+
+def decoding_seconds(decode_step, attention, lengths, d_model=512, d_k=64, repeat=3, clock=time.perf_counter):
+    """Best-of-``repeat`` seconds to produce one new token's attention output after ``t`` earlier tokens, for
+    each ``t`` in ``lengths``, with numpy's BLAS held to one thread: ``[(t, without a cache, with one)]``.
+    Without a cache the step projects every token of the prefix again and attends with the newest one's query;
+    with one, ``decode_step`` projects the new token only and reads the cached keys and values. The two take
+    turns, so that a busy spell on the machine slows both."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    W_q, W_k, W_v = rng.normal(size=(3, d_model, d_k)) / np.sqrt(d_model)
+    rows = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for t in lengths:
+            X = rng.normal(size=(t + 1, d_model))
+            k_cache, v_cache = X[:-1] @ W_k, X[:-1] @ W_v
+            best = [float("inf"), float("inf")]
+            for _ in range(repeat):
+                without = best_time(_step_without_cache, attention, X, W_q, W_k, W_v, repeat=1, clock=clock)
+                with_cache = best_time(
+                    decode_step, X[-1], k_cache, v_cache, W_q, W_k, W_v, repeat=1, clock=clock
+                )
+                best = [min(best[0], without), min(best[1], with_cache)]
+            rows.append((t, *best))
+    return rows
+
+
+def compare_decoding(decode_step, attention, lengths, d_model=512, d_k=64):
+    """Plot the seconds per generated token against the number of tokens before it, with and without a
+    key/value cache (notebook 06). Not while grading, nor before the student's ``decode_step`` runs."""
+    if not _ready_to_time(attention, d_k):
+        return
+    try:
+        r = np.random.default_rng(1)
+        decode_step(r.normal(size=4), np.zeros((0, 4)), np.zeros((0, 4)), *np.eye(4)[None].repeat(3, 0))
+    except Exception as exc:
+        display(HTML(friendly_html(decode_step, exc)))
+        return
+    import matplotlib.pyplot as plt
+
+    rows = decoding_seconds(decode_step, attention, lengths, d_model, d_k)
+    t, without, with_cache = (np.array(column) for column in zip(*rows))
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    ax.loglog(
+        t, without * 1000, "o-", color="#c44e52", label="without a cache: project the whole prefix again"
+    )
+    ax.loglog(t, with_cache * 1000, "o-", color="#4c72b0", label="decode_step: project the new token only")
+    ax.set_xticks(t, [f"{length:,}" for length in t], minor=False)
+    ax.set_xticks([], minor=True)
+    ax.set_xlabel("tokens before the new one (t)")
+    ax.set_ylabel("milliseconds per new token")
+    ax.set_title(
+        f"One step of generation, d_model = {d_model}: {without[-1] / with_cache[-1]:.0f}x at t = {t[-1]:,}"
+    )
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    plt.show()
+
+
+def peak_mib(fn, *args):
+    """The most memory ``fn(*args)`` held at once, in MiB, as Python's tracemalloc counts it (numpy's arrays
+    included, BLAS's own scratch space not)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn(*args)
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def compare_memory(blockwise_attention, attention, n=4096, d=64, block_size=256):
+    """Print the peak memory of ``blockwise_attention`` and of ``attention`` on ``n`` queries and keys (notebook
+    06). Not while grading (a grading kernel's time is the class's), nor before the student's function runs."""
+    if being_graded():
+        return
+    Q, K, V = random_qkv(n, d)
+    try:
+        blockwise_attention(Q[:4], K[:8], V[:8], 4)
+    except Exception as exc:
+        display(HTML(friendly_html(blockwise_attention, exc)))
+        return
+    whole = n * n * 8 / 2**20
+    full, blocks = peak_mib(attention, Q, K, V), peak_mib(blockwise_attention, Q, K, V, block_size)
+    print(f"n = {n:,} queries and keys, d = {d}; the whole float64 score matrix alone takes {whole:,.0f} MiB")
+    print(f"{'scaled_dot_product_attention':>40}: {full:6,.0f} MiB at its peak")
+    print(f"{f'blockwise_attention, blocks of {block_size}':>40}: {blocks:6,.0f} MiB at its peak")

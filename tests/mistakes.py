@@ -98,6 +98,34 @@ def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask
     heads, weights = scaled_dot_product_attention(Q, K, V, mask=mask)
     return combine_heads(heads) @ W_o, weights
 """,
+    "decode_step": """
+def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+    q = x_t @ W_q
+    keys = np.concatenate([k_cache, (x_t @ W_k)[..., None, :]], axis=-2)
+    values = np.concatenate([v_cache, (x_t @ W_v)[..., None, :]], axis=-2)
+    out, _ = scaled_dot_product_attention(q[..., None, :], keys, values)
+    return out[..., 0, :], keys, values
+""",
+    "blockwise_attention": """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    n_k, d_k = K.shape[-2:]
+    running_max = np.full(Q.shape[:-1] + (1,), -np.inf)
+    running_sum = np.zeros(Q.shape[:-1] + (1,))
+    out = np.zeros(Q.shape[:-1] + (V.shape[-1],))
+    for start in range(0, n_k, block_size):
+        end = min(start + block_size, n_k)
+        s = Q @ np.swapaxes(K[..., start:end, :], -1, -2) / np.sqrt(d_k)
+        if mask is not None:
+            s = np.where(mask[..., start:end], s, -np.inf)
+        new_max = np.maximum(running_max, s.max(axis=-1, keepdims=True))
+        safe = np.where(np.isinf(new_max), 0.0, new_max)
+        p = np.exp(s - safe)
+        correction = np.exp(running_max - safe)
+        running_sum = running_sum * correction + p.sum(axis=-1, keepdims=True)
+        out = out * correction + p @ V[..., start:end, :]
+        running_max = new_max
+    return out / running_sum
+""",
 }
 
 MISTAKES = {
@@ -955,6 +983,209 @@ def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask
     ),
 }
 
+MISTAKES["decode_step"] = {
+    "projects_cache_again": (
+        """
+def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+    q = x_t @ W_q
+    keys = np.concatenate([k_cache @ W_k, (x_t @ W_k)[..., None, :]], axis=-2)
+    values = np.concatenate([v_cache @ W_v, (x_t @ W_v)[..., None, :]], axis=-2)
+    out, _ = scaled_dot_product_attention(q[..., None, :], keys, values)
+    return out[..., 0, :], keys, values
+""",
+        "project only x_t",
+    ),
+    "forgets_own_key": (
+        """
+def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+    q = x_t @ W_q
+    out, _ = scaled_dot_product_attention(q[..., None, :], k_cache, v_cache)
+    keys = np.concatenate([k_cache, (x_t @ W_k)[..., None, :]], axis=-2)
+    values = np.concatenate([v_cache, (x_t @ W_v)[..., None, :]], axis=-2)
+    return out[..., 0, :], keys, values
+""",
+        "attended only to the tokens before it",
+    ),
+    "caches_not_extended": (
+        """
+def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+    q = x_t @ W_q
+    keys = np.concatenate([k_cache, (x_t @ W_k)[..., None, :]], axis=-2)
+    values = np.concatenate([v_cache, (x_t @ W_v)[..., None, :]], axis=-2)
+    out, _ = scaled_dot_product_attention(q[..., None, :], keys, values)
+    return out[..., 0, :], k_cache, v_cache
+""",
+        "came back as they were given",
+    ),
+    "new_token_first": (
+        """
+def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+    q = x_t @ W_q
+    keys = np.concatenate([(x_t @ W_k)[..., None, :], k_cache], axis=-2)
+    values = np.concatenate([(x_t @ W_v)[..., None, :], v_cache], axis=-2)
+    out, _ = scaled_dot_product_attention(q[..., None, :], keys, values)
+    return out[..., 0, :], keys, values
+""",
+        "to the front of the caches",
+    ),
+    "no_scaling": (
+        """
+def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+    q = x_t @ W_q
+    keys = np.concatenate([k_cache, (x_t @ W_k)[..., None, :]], axis=-2)
+    values = np.concatenate([v_cache, (x_t @ W_v)[..., None, :]], axis=-2)
+    scores = np.einsum("...d,...td->...t", q, keys)
+    w = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    w = w / w.sum(axis=-1, keepdims=True)
+    return np.einsum("...t,...tv->...v", w, values), keys, values
+""",
+        "not divided by sqrt(d_k)",
+    ),
+    "query_from_w_k": (
+        """
+def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+    q = x_t @ W_k
+    keys = np.concatenate([k_cache, (x_t @ W_k)[..., None, :]], axis=-2)
+    values = np.concatenate([v_cache, (x_t @ W_v)[..., None, :]], axis=-2)
+    out, _ = scaled_dot_product_attention(q[..., None, :], keys, values)
+    return out[..., 0, :], keys, values
+""",
+        "the query came from W_k",
+    ),
+}
+
+MISTAKES["blockwise_attention"] = {
+    "blocks_normalised_alone": (
+        """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    n_k = K.shape[-2]
+    outputs = []
+    for start in range(0, n_k, block_size):
+        s = Q @ np.swapaxes(K[..., start : start + block_size, :], -1, -2) / np.sqrt(K.shape[-1])
+        if mask is not None:
+            s = np.where(mask[..., start : start + block_size], s, -np.inf)
+        w = np.exp(s - s.max(axis=-1, keepdims=True))
+        w = w / w.sum(axis=-1, keepdims=True)
+        outputs.append(w @ V[..., start : start + block_size, :])
+    return sum(outputs) / len(outputs)
+""",
+        "normalised on its own",
+    ),
+    "sum_not_rescaled": (
+        """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    n_k, d_k = K.shape[-2:]
+    running_max = np.full(Q.shape[:-1] + (1,), -np.inf)
+    running_sum = np.zeros(Q.shape[:-1] + (1,))
+    out = np.zeros(Q.shape[:-1] + (V.shape[-1],))
+    for start in range(0, n_k, block_size):
+        end = min(start + block_size, n_k)
+        s = Q @ np.swapaxes(K[..., start:end, :], -1, -2) / np.sqrt(d_k)
+        if mask is not None:
+            s = np.where(mask[..., start:end], s, -np.inf)
+        new_max = np.maximum(running_max, s.max(axis=-1, keepdims=True))
+        safe = np.where(np.isinf(new_max), 0.0, new_max)
+        p = np.exp(s - safe)
+        correction = np.exp(running_max - safe)
+        running_sum = running_sum + p.sum(axis=-1, keepdims=True)
+        out = out * correction + p @ V[..., start:end, :]
+        running_max = new_max
+    return out / running_sum
+""",
+        "Multiply the running sum",
+    ),
+    "nothing_rescaled": (
+        """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    n_k, d_k = K.shape[-2:]
+    running_max = np.full(Q.shape[:-1] + (1,), -np.inf)
+    running_sum = np.zeros(Q.shape[:-1] + (1,))
+    out = np.zeros(Q.shape[:-1] + (V.shape[-1],))
+    for start in range(0, n_k, block_size):
+        end = min(start + block_size, n_k)
+        s = Q @ np.swapaxes(K[..., start:end, :], -1, -2) / np.sqrt(d_k)
+        if mask is not None:
+            s = np.where(mask[..., start:end], s, -np.inf)
+        new_max = np.maximum(running_max, s.max(axis=-1, keepdims=True))
+        safe = np.where(np.isinf(new_max), 0.0, new_max)
+        p = np.exp(s - safe)
+        correction = np.exp(running_max - safe)
+        running_sum = running_sum + p.sum(axis=-1, keepdims=True)
+        out = out + p @ V[..., start:end, :]
+        running_max = new_max
+    return out / running_sum
+""",
+        "both measured",
+    ),
+    "last_block_dropped": (
+        """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    n_k, d_k = K.shape[-2:]
+    running_max = np.full(Q.shape[:-1] + (1,), -np.inf)
+    running_sum = np.zeros(Q.shape[:-1] + (1,))
+    out = np.zeros(Q.shape[:-1] + (V.shape[-1],))
+    for start in range(0, n_k - block_size + 1, block_size):
+        end = min(start + block_size, n_k)
+        s = Q @ np.swapaxes(K[..., start:end, :], -1, -2) / np.sqrt(d_k)
+        if mask is not None:
+            s = np.where(mask[..., start:end], s, -np.inf)
+        new_max = np.maximum(running_max, s.max(axis=-1, keepdims=True))
+        safe = np.where(np.isinf(new_max), 0.0, new_max)
+        p = np.exp(s - safe)
+        correction = np.exp(running_max - safe)
+        running_sum = running_sum * correction + p.sum(axis=-1, keepdims=True)
+        out = out * correction + p @ V[..., start:end, :]
+        running_max = new_max
+    return out / running_sum
+""",
+        "last block is shorter",
+    ),
+    "no_scaling": (
+        """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    n_k, d_k = K.shape[-2:]
+    running_max = np.full(Q.shape[:-1] + (1,), -np.inf)
+    running_sum = np.zeros(Q.shape[:-1] + (1,))
+    out = np.zeros(Q.shape[:-1] + (V.shape[-1],))
+    for start in range(0, n_k, block_size):
+        end = min(start + block_size, n_k)
+        s = Q @ np.swapaxes(K[..., start:end, :], -1, -2)
+        if mask is not None:
+            s = np.where(mask[..., start:end], s, -np.inf)
+        new_max = np.maximum(running_max, s.max(axis=-1, keepdims=True))
+        safe = np.where(np.isinf(new_max), 0.0, new_max)
+        p = np.exp(s - safe)
+        correction = np.exp(running_max - safe)
+        running_sum = running_sum * correction + p.sum(axis=-1, keepdims=True)
+        out = out * correction + p @ V[..., start:end, :]
+        running_max = new_max
+    return out / running_sum
+""",
+        "not divided by sqrt(d_k)",
+    ),
+    "mask_ignored": (
+        """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    n_k, d_k = K.shape[-2:]
+    running_max = np.full(Q.shape[:-1] + (1,), -np.inf)
+    running_sum = np.zeros(Q.shape[:-1] + (1,))
+    out = np.zeros(Q.shape[:-1] + (V.shape[-1],))
+    for start in range(0, n_k, block_size):
+        end = min(start + block_size, n_k)
+        s = Q @ np.swapaxes(K[..., start:end, :], -1, -2) / np.sqrt(d_k)
+        new_max = np.maximum(running_max, s.max(axis=-1, keepdims=True))
+        safe = np.where(np.isinf(new_max), 0.0, new_max)
+        p = np.exp(s - safe)
+        correction = np.exp(running_max - safe)
+        running_sum = running_sum * correction + p.sum(axis=-1, keepdims=True)
+        out = out * correction + p @ V[..., start:end, :]
+        running_max = new_max
+    return out / running_sum
+""",
+        "the mask was ignored",
+    ),
+}
+
 MISTAKES["max_path_length"] = {
     "path_counts_overflow": (
         """
@@ -1045,4 +1276,21 @@ SAME_MISTAKE = {
     ("softmax", "shift_by_first_score"): "shift_by_min",
     ("softmax", "shift_by_mean"): "no_max_subtraction",
     ("softmax", "shift_by_half_the_max"): "no_max_subtraction",
+}
+
+# Right values, all the memory: no stored case tells it apart. The check's memory property does where the function
+# runs in the check's own process (self-study); while grading, a hidden case whose whole score matrix cannot fit in
+# the grading kernel's memory does.
+MEMORY_MISTAKES = {
+    "blockwise_attention": (
+        """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(K.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    w = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return (w / w.sum(axis=-1, keepdims=True)) @ V
+""",
+        "one block of keys at a time",
+    ),
 }

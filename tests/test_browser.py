@@ -48,7 +48,9 @@ FILLED = {  # notebook -> its solutions, written in
         ),
     ]
 }
-FILLED["06_parallelism_and_scale"] = {"max_path_length": REFERENCE["max_path_length"]}
+FILLED["06_parallelism_and_scale"] = {
+    f: REFERENCE[f] for f in ("max_path_length", "decode_step", "blockwise_attention")
+}
 FILLED["08_end_of_lesson_check"] = {"quiz_answers": quiz_cell(QUIZ_KEY)}
 
 

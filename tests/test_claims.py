@@ -287,3 +287,52 @@ def test_05_grouped_query_attention_is_multi_head_with_all_heads_and_keeps_a_qua
     assert "1 GiB for one full 8192-token text instead of 4 GiB" in prose
     assert grouped * 8192 == 2**30 and full * 8192 == 4 * 2**30
     assert "a quarter in Mistral 7B, 8 key/value heads for 32 query heads" in prose
+
+
+def test_06_decoding_with_a_cache_gives_the_causal_rows_and_its_advantage_grows_with_the_prefix(nb06):
+    from helpers.timing import decoding_seconds
+
+    prose = _prose(NB06)
+    namespace = _run(NB06, "generated_against_causal")
+    assert "The same outputs, one row at a time" in prose
+    assert namespace["generated_against_causal"]() == 0.0
+    assert (
+        "compare_decoding(decode_step, scaled_dot_product_attention, lengths=[256, 1024, 4096])"
+        in "".join("".join(c["source"]) for c in _cells(NB06))
+    )
+    assert (
+        "Without the cache, the time per new token grows with the length of the prefix; with it, a step stays far "
+        "cheaper, and the gap widens as the text grows" in prose
+    )
+    # This thread's CPU time, best of 3 taking turns; up to three rounds when a neighbour disturbs one.
+    for _ in range(3):
+        rows = decoding_seconds(
+            namespace["decode_step"], namespace["scaled_dot_product_attention"], [256, 1024, 4096],
+            clock=time.thread_time,
+        )  # fmt: skip
+        (_, short_without, short_with), _, (_, long_without, long_with) = rows
+        if long_without > 4 * short_without and all(w > c for _, w, c in rows):
+            if long_without / long_with > short_without / short_with:
+                break
+    else:
+        raise AssertionError(rows)
+
+
+def test_06_blockwise_attention_is_the_same_output_in_a_fraction_of_the_memory(nb06):
+    from helpers.timing import peak_mib, random_qkv
+
+    prose = _prose(NB06)
+    namespace = _run(NB06, "blockwise_attention")
+    blockwise, attention = namespace["blockwise_attention"], namespace["scaled_dot_product_attention"]
+    assert (
+        "compare_memory(blockwise_attention, scaled_dot_product_attention, n=4096, d=64, block_size=256)"
+        in ("".join("".join(c["source"]) for c in _cells(NB06)))
+    )
+    Q, K, V = random_qkv(4096, 64)
+    whole = 4096 * 4096 * 8 / 2**20
+    full, blocks = peak_mib(attention, Q, K, V), peak_mib(blockwise, Q, K, V, 256)
+    assert "Notebook 03's attention holds four arrays of the full $n \\times n$ size at its peak" in prose
+    assert 4 * whole <= full < 5 * whole, (full, whole)
+    assert "the blocks hold a few of $n \\times 256$" in prose
+    assert blocks < 8 * 4096 * 256 * 8 / 2**20 and blocks < whole / 3, blocks
+    np.testing.assert_allclose(blockwise(Q, K, V, 256), attention(Q, K, V)[0], rtol=1e-9, atol=1e-12)

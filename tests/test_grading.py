@@ -28,7 +28,7 @@ from conftest import (
     quiz_cell,
     submission,
 )
-from mistakes import CALLS, MISTAKES, NOTEBOOK_OF, REFERENCE
+from mistakes import CALLS, MEMORY_MISTAKES, MISTAKES, NOTEBOOK_OF, REFERENCE
 from nbgrader.api import Gradebook
 
 from helpers import quiz
@@ -69,6 +69,9 @@ def _students():
                         codes[function] = code
                         student_of[function, mistake] = student
                 students[student] = {notebook: codes}
+    for function, (code, _) in MEMORY_MISTAKES.items():  # right values, the whole score matrix in memory
+        notebook = NOTEBOOK_OF[function]
+        students[f"memory-{function}"] = {notebook: {**correct[notebook], function: code}}
     return students, student_of
 
 
@@ -335,6 +338,20 @@ def test_the_grading_kernel_holds_no_answer(graded):
     # answered by a replaced handler: neither finds the solutions, so neither earns a point.
     assert _function_points(graded, "cheat-recompiled")[0] == 0
     assert _function_points(graded, "cheat-probe", {"similarity_scores"})[0] == 0
+
+
+@pytest.mark.parametrize("function", sorted(MEMORY_MISTAKES))
+def test_right_values_in_too_much_memory_lose_the_hidden_points(graded, function):
+    """While grading, the function runs in the kernel, out of the check's sight: its memory is put to the test by a
+    hidden case whose whole score matrix does not fit in the grading kernel (the visible memory property measures
+    only where the function runs in the check's own process, as in self-study)."""
+    grades = graded[f"memory-{function}"][NOTEBOOK_OF[function]]
+    score, max_score, output = grades[f"test_{function}_hidden"]
+    assert max_score == 3 and score == 0, output
+    assert "MemoryError" in output and MEMORY_MISTAKES[function][1] in output, output
+    assert grades[f"test_{function}"][0] == 1, "its values are right"
+    others = {g: s for g, s in grades.items() if function not in g}
+    assert all(score == max_score for score, max_score, _ in others.values()), others
 
 
 def test_a_replay_of_the_visible_cases_earns_at_most_a_quarter_and_is_named(graded):

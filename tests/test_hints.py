@@ -40,10 +40,10 @@ def _shown_texts():
     for path in sorted((ROOT / "helpers" / "check_data").glob("*.json")):
         for mistake, hint in json.loads(path.read_text()).get("hints", {}).items():
             texts[f"{path.stem} hint '{mistake}'"] = hint
-    checks = ast.parse((ROOT / "helpers" / "checks.py").read_text())
-    for node in ast.walk(checks):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) > 20:
-            texts[f"helpers/checks.py line {node.lineno}"] = node.value
+    for module in ("checks.py", "checks_nb06.py", "checking.py"):  # the checks' own messages, and shared ones
+        for node in ast.walk(ast.parse((ROOT / "helpers" / module).read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) > 20:
+                texts[f"helpers/{module} line {node.lineno}"] = node.value
     for path in sorted(RELEASE.glob("*.ipynb")):
         for cell in json.loads(path.read_text())["cells"]:
             text = "".join(cell["source"])

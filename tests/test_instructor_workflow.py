@@ -156,7 +156,7 @@ def test_grades_are_right_for_everyone(taught):
     for student, points in expected.items():
         manual = 2 if student == "strong-0" else 0
         assert float(rows[student]["raw_score"]) == points + manual, student
-        assert float(rows[student]["max_score"]) == 73
+        assert float(rows[student]["max_score"]) == 81
 
 
 def test_feedback_for_every_graded_notebook_with_the_hints(taught):

@@ -29,7 +29,7 @@ import numpy as np
 
 from helpers.checking import Case, encode
 from helpers.grading import reference as ref
-from helpers.grading.exercises.common import Exercise, Mistake, _rng
+from helpers.grading.exercises.common import Exercise, Mistake, _rng, _weights
 from helpers.grading.exercises.nb01_queries_keys_values import SIMILARITY_SCORES, SOFT_LOOKUP
 from helpers.grading.exercises.nb02_softmax import LESSON_SCORES, SOFTMAX
 from helpers.grading.exercises.nb03_scaled_dot_product_attention import SCALED_DOT_PRODUCT_ATTENTION
@@ -46,7 +46,11 @@ from helpers.grading.exercises.nb05_multi_head_attention import (
     MULTI_HEAD_ATTENTION,
     SPLIT_HEADS,
 )
-from helpers.grading.exercises.nb06_parallelism_and_scale import MAX_PATH_LENGTH
+from helpers.grading.exercises.nb06_parallelism_and_scale import (
+    BLOCKWISE_ATTENTION,
+    DECODE_STEP,
+    MAX_PATH_LENGTH,
+)
 
 __all__ = [
     "EXERCISES",
@@ -75,6 +79,8 @@ __all__ = [
     "MULTI_HEAD_ATTENTION",
     "GROUPED_QUERY_ATTENTION",
     "MAX_PATH_LENGTH",
+    "DECODE_STEP",
+    "BLOCKWISE_ATTENTION",
 ]
 
 
@@ -95,6 +101,8 @@ EXERCISES = {
         MULTI_HEAD_ATTENTION,
         GROUPED_QUERY_ATTENTION,
         MAX_PATH_LENGTH,
+        DECODE_STEP,
+        BLOCKWISE_ATTENTION,
     )
 }
 
@@ -188,9 +196,12 @@ def _fresh_cases(exercise, rng):
 
 def hidden_cases(name):
     """The hidden cases of ``name``'s check, ready to run (grading time only): the fixed ones, then as many
-    again on fresh random inputs."""
+    again on fresh random inputs, then, while the grader grades, the exercise's ``graded_only`` cases."""
     exercise = EXERCISES[name]
-    return _materialise(exercise, exercise.hidden_cases() + _fresh_cases(exercise, _fresh_rng(name)))
+    cases = _materialise(exercise, exercise.hidden_cases() + _fresh_cases(exercise, _fresh_rng(name)))
+    if exercise.graded_only and _fresh_seed is not None:  # the grader's trusted run, in its sandboxed kernel
+        cases += exercise.graded_only()
+    return cases
 
 
 def case_data(case):
@@ -218,10 +229,15 @@ def check_data(name):
 def fixtures():
     """Inputs that the property checks need and may not compute themselves (that would be a solution)."""
     X = _rng(14).normal(size=(2, 5, 12))
+    r = _rng(15)
+    tokens, W_q, W_k, W_v = r.normal(size=(5, 6)), _weights(r, 6, 4), _weights(r, 6, 4), _weights(r, 6, 3)
+    causal, _ = ref.self_attention(tokens, W_q, W_k, W_v, ref.causal_mask(5))
     return {
         "causal_mask_6": encode(ref.causal_mask(6)),
         "split_heads_input": encode(X),
         "split_heads_4": encode(ref.split_heads(X, 4)),
+        **{f"decode_{k}": encode(v) for k, v in zip(("X", "W_q", "W_k", "W_v"), (tokens, W_q, W_k, W_v))},
+        "decode_expected": encode(causal),
     }
 
 

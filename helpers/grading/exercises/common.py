@@ -29,6 +29,8 @@ class Exercise:
     mistakes: list
     # rng -> cases on fresh random inputs; by default each hidden case with its numbers drawn anew
     fresh: object = field(default=None)
+    # () -> cases with their expected answers, run by the grader only: too big for a student's machine
+    graded_only: object = field(default=None)
 
 
 def _rng(seed):

@@ -9,7 +9,7 @@ import numpy as np
 
 from helpers.checking import Case
 from helpers.grading import reference as ref
-from helpers.grading.exercises.common import Exercise, Mistake, _rng
+from helpers.grading.exercises.common import Exercise, Mistake, _rng, _weights
 
 
 def _window(n, radius):
@@ -158,6 +158,236 @@ MAX_PATH_LENGTH = Exercise(
             "the farthest pair is not always the first and the last position (here a global token links those "
             "two in one hop). Take the longest path over every pair that is connected at all.",
             _first_to_last,
+        ),
+    ],
+)
+
+
+def _decode_args(r, batch, t, d_model, d_k, d_v, scale=1.0):
+    x_t = scale * r.normal(size=(*batch, d_model))
+    k_cache, v_cache = scale * r.normal(size=(*batch, t, d_k)), r.normal(size=(*batch, t, d_v))
+    W_q, W_k, W_v = scale * _weights(r, d_model, d_k), _weights(r, d_model, d_k), _weights(r, d_model, d_v)
+    return (x_t, k_cache, v_cache, W_q, W_k, W_v)
+
+
+def _decode_cases():
+    r = _rng(10)
+    return [
+        # Square projections first: a cache projected again runs there and is named, rather than crashing.
+        Case(
+            "t = 3 cached tokens, square projections (d_model = d_k = d_v = 4)",
+            _decode_args(r, (), 3, 4, 4, 4),
+        ),
+        Case("the first token: empty caches (t = 0)", _decode_args(r, (), 0, 4, 4, 3)),
+        Case("t = 2, d_model = 6, d_k = 3, d_v = 2", _decode_args(r, (), 2, 6, 3, 2)),
+        Case("a batch of 2 sequences, t = 4", _decode_args(r, (2,), 4, 4, 4, 4)),
+    ]
+
+
+def _decode_hidden():
+    r = _rng(110)
+    return [
+        Case("two batch dimensions, t = 5", _decode_args(r, (2, 3), 5, 6, 4, 3)),
+        Case("scores of magnitude 1e3", _decode_args(r, (), 6, 4, 4, 4, scale=6.0)),
+        Case("a batch of 3 starting from empty caches", _decode_args(r, (3,), 0, 4, 4, 4)),
+    ]
+
+
+def _decode_with(own_key=True, extend=True, first=False, project_cache=False, scale=True, query="q"):
+    """One decoding step with one thing done differently; each default is the correct choice."""
+
+    def step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+        q = x_t @ (W_k if query == "k" else W_q)
+        k, v = (x_t @ W_k)[..., None, :], (x_t @ W_v)[..., None, :]
+        old_k = k_cache @ W_k if project_cache else k_cache
+        old_v = v_cache @ W_v if project_cache else v_cache
+        parts = ([k, old_k], [v, old_v]) if first else ([old_k, k], [old_v, v])
+        keys, values = (np.concatenate(p, axis=-2) for p in parts)
+        attended = (old_k, old_v) if not own_key else (keys, values)
+        if attended[0].shape[-2] == 0:
+            raise ValueError("nothing to attend to")
+        scores = (q[..., None, :] @ np.swapaxes(attended[0], -1, -2))[..., 0, :]
+        if scale:
+            scores = scores / np.sqrt(q.shape[-1])
+        output = ref.softmax(scores)[..., None, :] @ attended[1]
+        return output[..., 0, :], (keys if extend else k_cache), (values if extend else v_cache)
+
+    return step
+
+
+DECODE_STEP = Exercise(
+    notebook="06_parallelism_and_scale",
+    name="decode_step",
+    reference=ref.decode_step,
+    cases=_decode_cases,
+    hidden_cases=_decode_hidden,
+    mistakes=[
+        Mistake(
+            "projects_cache_again",
+            "the cache already holds keys and values, projected when their tokens were new: project only x_t. "
+            "Multiplying the cache by W_k or W_v again recomputes the prefix, and wrongly.",
+            _decode_with(project_cache=True),
+        ),
+        Mistake(
+            "forgets_own_key",
+            "the new token attended only to the tokens before it. It may attend to itself too, as on the diagonal "
+            "of a causal mask: append its key and value to the caches first, then attend over them.",
+            _decode_with(own_key=False),
+        ),
+        Mistake(
+            "caches_not_extended",
+            "the caches came back as they were given. Return them with the new token's key and value appended, "
+            "so that the next step can read them.",
+            _decode_with(extend=False),
+        ),
+        Mistake(
+            "new_token_first",
+            "the new key and value went to the front of the caches. Position t comes after positions 0..t-1: "
+            "append at the end (axis -2).",
+            _decode_with(first=True),
+        ),
+        Mistake(
+            "no_scaling",
+            "the scores were not divided by sqrt(d_k). A decoding step computes one row of scaled dot-product "
+            "attention: the same scale.",
+            _decode_with(scale=False),
+        ),
+        Mistake(
+            "query_from_w_k",
+            "the query came from W_k. The new token asks with its own projection: q = x_t @ W_q.",
+            _decode_with(query="k"),
+        ),
+    ],
+)
+
+
+def _blockwise_args(r, batch, n_q, n_k, d_k, d_v, block_size, scale=1.0):
+    Q, K = scale * r.normal(size=(*batch, n_q, d_k)), scale * r.normal(size=(*batch, n_k, d_k))
+    return (Q, K, r.normal(size=(*batch, n_k, d_v)), block_size)
+
+
+def _blockwise_cases():
+    r = _rng(11)
+    return [
+        Case("3 queries, 8 keys in blocks of 4", _blockwise_args(r, (), 3, 8, 4, 2, 4)),
+        Case("7 keys in blocks of 3: the last block is shorter", _blockwise_args(r, (), 4, 7, 4, 3, 3)),
+        Case(
+            "a causal mask, 6 tokens in blocks of 2",
+            _blockwise_args(r, (), 6, 6, 4, 3, 2),
+            {"mask": ref.causal_mask(6)},
+        ),
+        Case(
+            "a window of radius 1: some rows see nothing in the first block",
+            _blockwise_args(r, (), 6, 6, 4, 2, 2),
+            {"mask": _window(6, 1)},
+        ),
+        Case(
+            "a batch of 2, scores of magnitude 1e3, blocks of 4",
+            _blockwise_args(r, (2,), 3, 8, 4, 2, 4, scale=6.0),
+        ),
+    ]
+
+
+def _blockwise_hidden():
+    r = _rng(111)
+    return [
+        Case(
+            "two batch dimensions, causal, 12 keys in blocks of 5",
+            _blockwise_args(r, (2, 3), 12, 12, 4, 3, 5),
+            {"mask": ref.causal_mask(12)},
+        ),
+        Case("one block holds every key", _blockwise_args(r, (), 4, 6, 3, 2, 10)),
+        Case("blocks of one key", _blockwise_args(r, (), 3, 5, 4, 2, 1)),
+    ]
+
+
+def _too_big_for_the_whole_matrix():
+    """One case, run by the grader only: 2,048 queries over 131,072 keys, whose whole float64 score matrix (2 GiB)
+    cannot fit in a grading kernel's 2 GiB of address space, while blocks of 512 keys take 8 MiB each. The keys
+    are all zero, so every weight is equal and the answer is the mean of the values: no reference run needed."""
+    r = _rng(211)
+    Q, K, V = r.normal(size=(2048, 1)), np.zeros((131072, 1)), r.normal(size=(131072, 1))
+    expected = np.broadcast_to(V.mean(axis=0), (2048, 1)).copy()
+    name = "2,048 queries over 131,072 keys in blocks of 512 (the whole score matrix would take 2 GiB)"
+    return [Case(name, (Q, K, V, 512), {}, expected, {})]
+
+
+def _blockwise_with(
+    rescale_sum=True, rescale_acc=True, alone=False, scale=True, drop_last=False, use_mask=True
+):
+    """Blockwise attention with one thing done differently; each default is the correct choice."""
+
+    def blockwise(Q, K, V, block_size, mask=None):
+        n_k = K.shape[-2]
+        top = np.full((*Q.shape[:-1], 1), -np.inf)
+        total, acc, outputs = np.zeros((*Q.shape[:-1], 1)), np.zeros((*Q.shape[:-1], V.shape[-1])), []
+        stop = n_k - block_size + 1 if drop_last else n_k
+        for start in range(0, max(stop, 1), block_size):
+            block = slice(start, start + block_size)
+            scores = Q @ np.swapaxes(K[..., block, :], -1, -2)
+            if scale:
+                scores = scores / np.sqrt(Q.shape[-1])
+            if mask is not None and use_mask:
+                scores = np.where(np.broadcast_to(mask, (*mask.shape[:-1], n_k))[..., block], scores, -np.inf)
+            if alone:  # each block's own softmax, the blocks' outputs averaged
+                outputs.append(ref.softmax(scores) @ V[..., block, :])
+                continue
+            new_top = np.maximum(top, scores.max(axis=-1, keepdims=True))
+            shift = np.where(np.isneginf(new_top), 0.0, new_top)
+            exps = np.exp(scores - shift)
+            factor = np.exp(top - shift)
+            total = (total * factor if rescale_sum else total) + exps.sum(axis=-1, keepdims=True)
+            acc = (acc * factor if rescale_acc else acc) + exps @ V[..., block, :]
+            top = new_top
+        return np.mean(outputs, axis=0) if alone else acc / total
+
+    return blockwise
+
+
+BLOCKWISE_ATTENTION = Exercise(
+    notebook="06_parallelism_and_scale",
+    name="blockwise_attention",
+    reference=ref.blockwise_attention,
+    cases=_blockwise_cases,
+    hidden_cases=_blockwise_hidden,
+    graded_only=_too_big_for_the_whole_matrix,
+    mistakes=[
+        Mistake(
+            "blocks_normalised_alone",
+            "each block was normalised on its own and the blocks' outputs averaged. A block's weights must sum to "
+            "its share of the whole row, not to 1: keep running sums over the blocks and divide once, at the end.",
+            _blockwise_with(alone=True),
+        ),
+        Mistake(
+            "sum_not_rescaled",
+            "when a block raises a row's maximum, what was summed so far was measured against the old maximum. "
+            "Multiply the running sum by exp(old max - new max) before adding the block's, as you do for the "
+            "running output.",
+            _blockwise_with(rescale_sum=False),
+        ),
+        Mistake(
+            "nothing_rescaled",
+            "when a block raises a row's maximum, the running sum and the running output were both measured "
+            "against the old maximum: multiply both by exp(old max - new max) before adding the block's.",
+            _blockwise_with(rescale_sum=False, rescale_acc=False),
+        ),
+        Mistake(
+            "last_block_dropped",
+            "the keys after the last whole block were left out. When n_k is not a multiple of block_size the last "
+            "block is shorter, and it counts too.",
+            _blockwise_with(drop_last=True),
+        ),
+        Mistake(
+            "no_scaling",
+            "the scores were not divided by sqrt(d_k): blockwise attention computes the same softmax(Q K^T / "
+            "sqrt(d_k)) V as scaled_dot_product_attention.",
+            _blockwise_with(scale=False),
+        ),
+        Mistake(
+            "mask_ignored",
+            "the mask was ignored. Each block needs its own columns of the mask (the same slice as its keys), "
+            "applied before the exponentials.",
+            _blockwise_with(use_mask=False),
         ),
     ],
 )
