@@ -1,8 +1,10 @@
-"""Notebook 06, parallelism and scale: the exercise ``max_path_length`` (how many attention hops the farthest
-connected pair of positions needs, under a mask).
+"""Notebook 06, parallelism and scale: the exercises ``max_path_length`` (how many attention hops the farthest
+connected pair of positions needs, under a mask), ``decode_step`` (one step of generation with a key/value
+cache) and ``blockwise_attention`` (FlashAttention's online softmax over blocks of keys).
 
-Its visible cases, its hidden cases, how fresh ones are drawn (random masks) and its classic mistakes, each
-mistake a model of what a function with that mistake returns, and the hint a student sees for it.
+For each, its visible cases, its hidden cases (for max_path_length, how fresh ones are drawn; for
+blockwise_attention, one case only the grader runs) and its classic mistakes, each mistake a model of what a
+function with that mistake returns, and the hint a student sees for it.
 """
 
 import numpy as np
