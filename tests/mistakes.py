@@ -1294,3 +1294,31 @@ def blockwise_attention(Q, K, V, block_size, mask=None):
         "one block of keys at a time",
     ),
 }
+
+# The mask handed to every head as it came, without a heads axis: right for one (n, n) mask shared by the batch,
+# wrong for a mask per sequence (batch, n, n), silently when the batch is as large as the number of heads.
+MISTAKES["multi_head_attention"]["mask_without_heads_axis"] = (
+    """
+def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    Q = split_heads(X @ W_q, num_heads)
+    K = split_heads(X @ W_k, num_heads)
+    V = split_heads(X @ W_v, num_heads)
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask=mask)
+    return combine_heads(heads) @ W_o, weights
+""",
+    "give it a heads axis",
+)
+MISTAKES["grouped_query_attention"]["mask_without_heads_axis"] = (
+    """
+def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask=None):
+    if num_heads % num_kv_heads:
+        raise ValueError("num_heads is not divisible by num_kv_heads")
+    group = num_heads // num_kv_heads
+    Q = split_heads(X @ W_q, num_heads)
+    K = np.repeat(split_heads(X @ W_k, num_kv_heads), group, axis=-3)
+    V = np.repeat(split_heads(X @ W_v, num_kv_heads), group, axis=-3)
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask=mask)
+    return combine_heads(heads) @ W_o, weights
+""",
+    "give it a heads",
+)

@@ -14,6 +14,11 @@ from helpers.grading.exercises.common import Exercise, Mistake, _rng, _weights
 from helpers.grading.exercises.nb03_scaled_dot_product_attention import _attention_with
 
 
+def _per_sequence_masks(lengths, n):
+    """(batch, n, n): each sequence's own mask, causal and hiding its padding (its first `length` tokens are real)."""
+    return ref.causal_mask(n) & (np.arange(n) < np.asarray(lengths)[:, None, None])
+
+
 def _mha_args(r, shape, d_model, scale=1.0):
     X = scale * r.normal(size=shape)
     return (X, *(scale * _weights(r, d_model, d_model) for _ in range(4)))
@@ -146,6 +151,16 @@ def _mha_cases():
             {"mask": ref.causal_mask(4)},
         ),
         Case("one head is plain self-attention plus W_o", (*_mha_args(r, (3, 4), 4), 1)),
+        Case(
+            "a batch of 2 sequences, 2 heads, a causal padding mask per sequence (batch, n, n)",
+            (*_mha_args(r, (2, 4, 4), 4), 2),
+            {"mask": _per_sequence_masks([4, 2], 4)},
+        ),
+        Case(
+            "a batch of 3 sequences, 2 heads, a mask per sequence",
+            (*_mha_args(r, (3, 4, 4), 4), 2),
+            {"mask": _per_sequence_masks([4, 1, 3], 4)},
+        ),
     ]
 
 
@@ -161,17 +176,26 @@ def _mha_hidden():
             "scores of magnitude 1e3", (*_mha_args(r, (4, 6), 6, scale=6.0), 2), {"mask": ref.causal_mask(4)}
         ),
         Case("as many heads as features", (*_mha_args(r, (3, 4), 4), 4)),
+        Case(
+            "4 sequences, 4 heads, a mask per sequence",
+            (*_mha_args(r, (4, 5, 8), 8), 4),
+            {"mask": _per_sequence_masks([5, 3, 1, 4], 5)},
+        ),
     ]
 
 
-def _mha_with(split=ref.split_heads, combine=ref.combine_heads, use_w_o=True, **attention_changes):
+def _mha_with(
+    split=ref.split_heads, combine=ref.combine_heads, use_w_o=True, heads_axis=True, **attention_changes
+):
     """Multi-head attention with one part done differently; each default is the correct choice, and
     ``attention_changes`` go to :func:`_attention_with` for the attention inside each head."""
     attend = _attention_with(**attention_changes)
 
     def mha(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
         Q, K, V = (split(X @ W, num_heads) for W in (W_q, W_k, W_v))
-        heads, weights = attend(Q, K, V, None if mask is None else np.expand_dims(mask, -3))
+        if mask is not None and heads_axis:
+            mask = np.expand_dims(mask, -3)
+        heads, weights = attend(Q, K, V, mask)
         out = combine(heads)
         return (out @ W_o if use_w_o else out), weights
 
@@ -219,6 +243,14 @@ MULTI_HEAD_ATTENTION = Exercise(
             "softmax ran over the wrong axis: each query's weights over the keys (the last axis) must sum to 1.",
             _mha_with(axis=-2),
         ),
+        Mistake(
+            "mask_without_heads_axis",
+            "each sequence's mask (batch, n, n) must apply to every head of that sequence: give it a heads axis, "
+            "np.expand_dims(mask, -3), so that it broadcasts to (batch, num_heads, n, n). Without it numpy lines the "
+            "batch axis up with the heads axis: with as many sequences as heads, sequence i's mask lands on head i "
+            "of every sequence.",
+            _mha_with(heads_axis=False),
+        ),
     ],
 )
 
@@ -242,6 +274,16 @@ def _gqa_cases():
         ),
         Case("one key/value head for all: multi-query attention", _gqa_args(r, (3, 8), 8, 4, 1)),
         Case("one key/value head per query head: multi-head attention", _gqa_args(r, (3, 4), 4, 2, 2)),
+        Case(
+            "a batch of 4 sequences, 4 query heads, 2 key/value heads, a mask per sequence (batch, n, n)",
+            _gqa_args(r, (4, 4, 8), 8, 4, 2),
+            {"mask": _per_sequence_masks([4, 2, 3, 1], 4)},
+        ),
+        Case(
+            "a batch of 3 sequences, 4 query heads, a mask per sequence",
+            _gqa_args(r, (3, 4, 8), 8, 4, 2),
+            {"mask": _per_sequence_masks([4, 1, 3], 4)},
+        ),
     ]
 
 
@@ -257,10 +299,15 @@ def _gqa_hidden():
             "scores of magnitude 1e3", _gqa_args(r, (4, 8), 8, 4, 2, scale=6.0), {"mask": ref.causal_mask(4)}
         ),
         Case("one token, 8 query heads, 4 key/value heads", _gqa_args(r, (1, 8), 8, 8, 4)),
+        Case(
+            "2 sequences, 2 query heads sharing 1 key/value head, a mask per sequence",
+            _gqa_args(r, (2, 5, 8), 8, 2, 1),
+            {"mask": _per_sequence_masks([5, 2], 5)},
+        ),
     ]
 
 
-def _gqa_with(kv_head_of=None, values="v", use_w_o=True, use_mask=True):
+def _gqa_with(kv_head_of=None, values="v", use_w_o=True, use_mask=True, heads_axis=True):
     """Grouped-query attention with one thing done differently; ``kv_head_of(h, num_heads, num_kv_heads)`` says
     which key/value head query head h reads (by default h // group, the correct one)."""
 
@@ -273,7 +320,7 @@ def _gqa_with(kv_head_of=None, values="v", use_w_o=True, use_mask=True):
         Q = ref.split_heads(X @ W_q, num_heads)
         K = ref.split_heads(X @ W_k, num_kv_heads)[..., which, :, :]
         V = ref.split_heads(X @ (W_k if values == "k" else W_v), num_kv_heads)[..., which, :, :]
-        if mask is not None and use_mask:
+        if mask is not None and use_mask and heads_axis:
             mask = np.expand_dims(mask, -3)
         heads, weights = ref.scaled_dot_product_attention(Q, K, V, mask if use_mask else None)
         out = ref.combine_heads(heads)
@@ -318,6 +365,14 @@ GROUPED_QUERY_ATTENTION = Exercise(
             "the mask was not applied: give it a heads axis (np.expand_dims(mask, -3)) and pass it to "
             "scaled_dot_product_attention.",
             _gqa_with(use_mask=False),
+        ),
+        Mistake(
+            "mask_without_heads_axis",
+            "each sequence's mask (batch, n, n) must apply to every query head of that sequence: give it a heads "
+            "axis, np.expand_dims(mask, -3), so that it broadcasts against the scores (batch, num_heads, n, n). "
+            "Without it numpy lines the batch axis up with the heads axis, and with as many sequences as query "
+            "heads, sequence i's mask lands on query head i.",
+            _gqa_with(heads_axis=False),
         ),
     ],
 )
