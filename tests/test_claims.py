@@ -336,3 +336,41 @@ def test_06_blockwise_attention_is_the_same_output_in_a_fraction_of_the_memory(n
     assert "the blocks hold a few of $n \\times 256$" in prose
     assert blocks < 8 * 4096 * 256 * 8 / 2**20 and blocks < whole / 3, blocks
     np.testing.assert_allclose(blockwise(Q, K, V, 256), attention(Q, K, V)[0], rtol=1e-9, atol=1e-12)
+
+
+def test_02_exp_overflows_sooner_in_the_numbers_gpus_use():
+    prose = _prose("02_softmax")
+    assert (
+        "past about 88 in float32 and about 11 in float16" in prose and "past about 709 in float64" in prose
+    )
+    with np.errstate(over="ignore"):
+        for dtype, last_finite in ((np.float64, 709), (np.float32, 88), (np.float16, 11)):
+            assert np.isfinite(np.exp(dtype(last_finite))) and np.isinf(np.exp(dtype(last_finite + 1))), dtype
+            assert np.isinf(np.exp(dtype(last_finite + 0.8))), dtype  # "about": within a unit
+
+
+def test_05_a_block_of_gpt3_holds_a_third_of_its_parameters_in_attention():
+    prose = _prose(NB05)
+    assert (
+        "GPT-3 has 96 blocks, each with 604 million attention parameters: about a third of the block" in prose
+    )
+    d = 12288
+    attention, feed_forward = 4 * d**2, 8 * d**2  # W_Q, W_K, W_V, W_O; two d x 4d matrices
+    assert round(attention / 1e6) == 604 and attention / (attention + feed_forward) == pytest.approx(1 / 3)
+    assert "A single head cannot do both at once" not in prose
+
+
+def test_04_a_causal_mask_carries_order_so_shuffling_then_changes_the_outputs(monkeypatch_module):
+    prose = _prose(NB04)
+    assert (
+        "A causal mask itself says which token came first, so under one, shuffling does change the outputs"
+        in (prose)
+    )
+    namespace = _run(NB04, "shuffle_difference")
+    X, order, attend = namespace["X"], namespace["order"], namespace["self_attention"]
+    words, W = X[:, :4], np.eye(4)
+    causal = np.tril(np.ones((6, 6), dtype=bool))
+    out, _ = attend(words, W, W, W, mask=causal)
+    out_of_shuffled, _ = attend(words[order], W, W, W, mask=causal)
+    assert np.abs(out_of_shuffled - out[order]).max() > 0.1
+    assert namespace["shuffle_difference"](with_positions=False) < 1e-9, "without a mask: the same, shuffled"
