@@ -56,6 +56,7 @@ class Spec:
     hints: dict  # mistake name -> the hint shown when an answer matches that mistake's output
     properties: list  # functions (fn) -> None or (description, hint); run after the visible cases
     error_hint: Callable  # (case, exception) -> hint for a function that raised
+    returns: tuple = ()  # names of the values a function returns as a tuple, for messages: ("output", "weights")
 
 
 # --- check data: arrays as JSON, exactly --------------------------------------------------------------------
@@ -157,7 +158,7 @@ def _show_whole(value):
         return repr(value)[: SHOW_CHARS + 1]
 
 
-def _describe_difference(got, expected):
+def _describe_difference(got, expected, names=()):
     a, b = _arrays(got), _arrays(expected)
     if got is None:
         return "it returned None (is a `return` missing?)"
@@ -166,7 +167,9 @@ def _describe_difference(got, expected):
     if len(a) != len(b):
         return f"it returned {len(a)} value(s) where {len(b)} were expected"
     for i, (x, y) in enumerate(zip(a, b)):
-        which = f"output {i} " if len(b) > 1 else ""
+        # "output 0" read as row 0 of the output: name the value, and count from 1 as a person does.
+        which = f"{names[i] if i < len(names) else 'the value'} (value {i + 1} of {len(b)} returned) "
+        which = which if len(b) > 1 else ""
         if x.shape != y.shape:
             return f"{which}has shape {x.shape}, expected {y.shape}"
         if not np.all(np.isfinite(x)) and np.all(np.isfinite(y)):
@@ -264,7 +267,7 @@ def _run_case(fn, spec, case, hidden):
         hint = "your function changed its input array in place (e.g. `x -= ...`); compute into a new array."
         _fail(spec, case, "it modified its input", hint, hidden, inputs)
     expected = case.expected
-    problem = _describe_difference(got, expected)
+    problem = _describe_difference(got, expected, spec.returns)
     if problem:
         hint = _diagnose(spec, case, got) or GENERIC_HINT
         _fail(spec, case, problem, hint, hidden, inputs + [("expected:", expected), ("got:", got)])

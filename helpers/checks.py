@@ -52,6 +52,7 @@ def _spec(name):
         hints=data["hints"],
         properties=PROPERTIES[name],
         error_hint=ERROR_HINTS[name],
+        returns=RETURNS.get(name, ()),
     )
 
 
@@ -512,3 +513,16 @@ ERROR_HINTS = {
 ARG_NAMES |= checks_nb06.ARG_NAMES
 PROPERTIES |= checks_nb06.PROPERTIES
 ERROR_HINTS |= checks_nb06.ERROR_HINTS
+
+# What each function that returns several values returns, by name, for the checks' messages.
+_ATTENTION = ("the output", "the weights")
+RETURNS = {
+    name: _ATTENTION
+    for name in (
+        "scaled_dot_product_attention",
+        "self_attention",
+        "cross_attention",
+        "multi_head_attention",
+        "grouped_query_attention",
+    )  # fmt: skip
+} | {"decode_step": ("the output", "the keys' cache", "the values' cache")}

@@ -278,3 +278,18 @@ def test_the_graded_only_memory_case_needs_more_than_a_grading_kernel_has_for_th
     assert case.name not in {c.name for c in hidden_cases("blockwise_attention")}, "not in self-study"
     with fresh_inputs("attention/student/06_parallelism_and_scale"):
         assert case.name in {c.name for c in hidden_cases("blockwise_attention")}, "but while grading"
+
+
+def test_a_wrong_value_is_named_not_numbered_from_zero():
+    """ "output 0 has wrong values" read as row 0 of the output: the message names which returned value is wrong."""
+
+    def wrong_weights(Q, K, V, mask=None):
+        output, weights = ref.scaled_dot_product_attention(Q, K, V, mask)
+        return output, weights + 0.1
+
+    with pytest.raises(
+        CheckFailure, match=r"the weights \(value 2 of 2 returned\) has the right shape but wrong"
+    ):
+        check("scaled_dot_product_attention")(wrong_weights)
+    with pytest.raises(CheckFailure, match=r"it returned 1 value\(s\) where 2 were expected"):
+        check("scaled_dot_product_attention")(lambda Q, K, V, mask=None: Q)

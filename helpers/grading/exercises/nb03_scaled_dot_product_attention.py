@@ -130,8 +130,9 @@ SCALED_DOT_PRODUCT_ATTENTION = Exercise(
         ),
         Mistake(
             "mask_after_softmax",
-            "you applied the mask after the softmax, so the remaining weights no longer sum to 1. Mask the "
-            "scores (set them to -inf) before the softmax.",
+            "you applied the mask after the softmax, so the remaining weights no longer sum to 1, and the masked "
+            "scores still sit in every row's denominator: a hidden (future) key still changes the other weights. "
+            "Mask the scores (set them to -inf) before the softmax.",
             _attention_with(mask_after=True),
         ),
         Mistake(
