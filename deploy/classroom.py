@@ -340,10 +340,39 @@ def _pid_alive(pid):
         return False
 
 
+def _proxy_pid(state, room):
+    """The pid of this class's configurable-http-proxy, from the pid file JupyterHub writes, if that process is
+    still this class's proxy (its API port is the class's, so a reused pid is never taken for it)."""
+    try:
+        pid = int((Path(state) / "hub" / "proxy.pid").read_text().strip())
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    port = str(room.get("ports", {}).get("proxy_api", "")).encode()
+    named = any(a.endswith(b"configurable-http-proxy") for a in argv)
+    return pid if named and b"--api-port" in argv and port in argv else None
+
+
+def _stop(pid):
+    """SIGTERM, up to 5 s to exit, then SIGKILL."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def down(state):
-    """Remove one class: stop its hub and every process of its accounts, delete the accounts, then the folder."""
+    """Remove one class: stop its hub, its proxy and every process of its accounts, delete the accounts, then the
+    folder."""
     state = Path(state)
     room = load(state)
+    # JupyterHub starts its proxy in a session of its own (so that it can outlive a restart of the hub): stopping
+    # the hub's process group does not reach it, and a hub stopped hard never stops it. Found before anything goes.
+    proxy = _proxy_pid(state, room)
     if room.get("hub_pid") and _pid_alive(room["hub_pid"]):
         os.killpg(room["hub_pid"], signal.SIGTERM)  # the hub, its proxy and the course service
         for _ in range(50):
@@ -366,6 +395,8 @@ def down(state):
             subprocess.run(["groupdel", name], capture_output=True)
     if room.get("hub_pid") and _pid_alive(room["hub_pid"]):
         os.killpg(room["hub_pid"], signal.SIGKILL)
+    if proxy and _proxy_pid(state, room) == proxy:  # still there: the hub did not stop it
+        _stop(proxy)
     shutil.rmtree(state)
 
 

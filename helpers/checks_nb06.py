@@ -90,10 +90,11 @@ def _blockwise_prop_memory(fn):
     whole score matrix does not fit in the kernel's memory (helpers.grading.exercises, ``graded_only``)."""
     if getattr(fn, "runs_elsewhere", False):
         return None
+    # Few queries, many keys: blocks taken over the queries instead of the keys hold whole rows, and show it.
     r = np.random.default_rng(27)
-    n, block = 1024, 64
-    Q, K, V = r.normal(size=(3, n, 16))
-    whole_matrix = n * n * 8  # float64 scores
+    n_q, n_k, block = 256, 8192, 64
+    Q, K, V = r.normal(size=(n_q, 16)), r.normal(size=(n_k, 16)), r.normal(size=(n_k, 16))
+    whole_matrix = n_q * n_k * 8  # float64 scores
     tracemalloc.start()
     try:
         fn(Q, K, V, block)
@@ -102,10 +103,10 @@ def _blockwise_prop_memory(fn):
         tracemalloc.stop()
     if peak > whole_matrix / 2:
         return (
-            f"with {n} queries and keys in blocks of {block}, it held {peak / 2**20:.1f} MiB at its peak, where the "
-            f"whole score matrix takes {whole_matrix / 2**20:.0f} MiB",
-            "build the scores of one block of keys at a time, (..., n_q, block_size), and keep only the running "
-            "maximum, sum and output between blocks.",
+            f"with {n_q} queries, {n_k} keys and blocks of {block}, it held {peak / 2**20:.1f} MiB at its peak, where "
+            f"the whole score matrix takes {whole_matrix / 2**20:.0f} MiB",
+            "build the scores of one block of keys at a time, (..., n_q, block_size), for every query at once, and "
+            "keep only the running maximum, sum and output between blocks.",
         )
     return None
 

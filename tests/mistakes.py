@@ -1322,3 +1322,52 @@ def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask
 """,
     "give it a heads",
 )
+
+# Unstable exponentials: right on small scores, nan on the large ones (found by a student walkthrough: the
+# "magnitude 1e3" cases of decode_step and blockwise_attention did not reach 709 before).
+MISTAKES["decode_step"]["no_max_subtraction"] = (
+    """
+def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+    q = x_t @ W_q
+    keys = np.concatenate([k_cache, (x_t @ W_k)[..., None, :]], axis=-2)
+    values = np.concatenate([v_cache, (x_t @ W_v)[..., None, :]], axis=-2)
+    e = np.exp(np.einsum("...d,...td->...t", q, keys) / np.sqrt(q.shape[-1]))
+    return np.einsum("...t,...tv->...v", e / e.sum(axis=-1, keepdims=True), values), keys, values
+""",
+    "exp overflowed",
+)
+MISTAKES["blockwise_attention"]["no_max_subtraction"] = (
+    """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    total = np.zeros(Q.shape[:-1] + (1,))
+    out = np.zeros(Q.shape[:-1] + (V.shape[-1],))
+    for start in range(0, K.shape[-2], block_size):
+        s = Q @ np.swapaxes(K[..., start : start + block_size, :], -1, -2) / np.sqrt(K.shape[-1])
+        e = np.exp(s)
+        if mask is not None:
+            e = np.where(mask[..., start : start + block_size], e, 0.0)
+        total = total + e.sum(axis=-1, keepdims=True)
+        out = out + e @ V[..., start : start + block_size, :]
+    return out / total
+""",
+    "exp overflowed",
+)
+MISTAKES["blockwise_attention"]["max_starts_at_zero"] = (
+    """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    m = np.zeros(Q.shape[:-1] + (1,))
+    total = np.zeros(Q.shape[:-1] + (1,))
+    out = np.zeros(Q.shape[:-1] + (V.shape[-1],))
+    for start in range(0, K.shape[-2], block_size):
+        s = Q @ np.swapaxes(K[..., start : start + block_size, :], -1, -2) / np.sqrt(K.shape[-1])
+        if mask is not None:
+            s = np.where(mask[..., start : start + block_size], s, -np.inf)
+        new_m = np.maximum(m, s.max(axis=-1, keepdims=True))
+        e = np.exp(s - new_m)
+        total = total * np.exp(m - new_m) + e.sum(axis=-1, keepdims=True)
+        out = out * np.exp(m - new_m) + e @ V[..., start : start + block_size, :]
+        m = new_m
+    return out / total
+""",
+    "started at 0",
+)

@@ -293,3 +293,29 @@ def test_a_wrong_value_is_named_not_numbered_from_zero():
         check("scaled_dot_product_attention")(wrong_weights)
     with pytest.raises(CheckFailure, match=r"it returned 1 value\(s\) where 2 were expected"):
         check("scaled_dot_product_attention")(lambda Q, K, V, mask=None: Q)
+
+
+def test_every_case_said_to_have_scores_of_magnitude_1e3_overflows_an_unstable_softmax(monkeypatch):
+    """A case named for large scores must be one that an exp without the max trick cannot survive (past ~709):
+    two such cases once stopped at 121 and 57, and a softmax without the max passed them."""
+
+    def unstable_softmax(x, axis=-1):
+        e = np.exp(np.asarray(x, dtype=float))
+        return e / e.sum(axis=axis, keepdims=True)
+
+    monkeypatch.setattr(ref, "softmax", unstable_softmax)
+    from helpers.grading.exercises import EXERCISES
+
+    no_max = {m.name: m.model for m in EXERCISES["blockwise_attention"].mistakes}["no_max_subtraction"]
+    found = 0
+    for name, exercise in EXERCISES.items():
+        for case in exercise.cases() + exercise.hidden_cases():
+            if "1e3" not in case.name:
+                continue
+            found += 1
+            fn = {"blockwise_attention": no_max, "softmax": unstable_softmax}.get(name, exercise.reference)
+            with np.errstate(all="ignore"):
+                out = fn(*case.args, **case.kwargs)
+            outputs = out if isinstance(out, tuple) else (out,)
+            assert not all(np.all(np.isfinite(o)) for o in outputs), (name, case.name)
+    assert found >= 8, found

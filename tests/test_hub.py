@@ -494,3 +494,30 @@ def test_the_guide_gives_the_commands_this_test_ran():
     blocks = re.findall(r"```console\n(.*?)```", section, re.S)
     assert blocks[0].split("#")[0].strip() == "make hub"
     assert blocks[1].split("\n")[:-1] == [" ".join(command) for command in INSTRUCTOR_STEPS]
+
+
+def test_the_proxy_the_hub_left_running_is_stopped_with_its_class(tmp_path, monkeypatch):
+    """JupyterHub runs configurable-http-proxy in a session of its own: a hub stopped hard leaves it running
+    (six were found after clean-clone runs). down() stops it by the pid file, and only if it is this class's."""
+    monkeypatch.setattr(classroom, "BASE", tmp_path)
+    state = tmp_path / f"{classroom.STATE_PREFIX}acproxy"
+    (state / "hub").mkdir(parents=True)
+    sleep = [sys.executable, "-c", "import time; time.sleep(120)"]
+    proxy = subprocess.Popen(
+        [*sleep, "configurable-http-proxy", "--api-port", "40123"], start_new_session=True
+    )
+    other = subprocess.Popen(
+        [*sleep, "configurable-http-proxy", "--api-port", "40124"], start_new_session=True
+    )
+    try:
+        (state / "hub" / "proxy.pid").write_text(f"{proxy.pid}\n")
+        classroom._save({"state": str(state), "owner_pid": os.getpid(), "accounts": [], "hub_pid": None,
+                         "ports": {"proxy_api": 40123}})  # fmt: skip
+        assert classroom._proxy_pid(state, classroom.load(state)) == proxy.pid
+        classroom.down(state)
+        assert proxy.wait(timeout=10) is not None and not state.exists()
+        assert other.poll() is None, "another class's proxy is left alone"
+    finally:
+        for process in (proxy, other):
+            process.kill()
+            process.wait()

@@ -183,6 +183,7 @@ def _decode_cases():
         Case("the first token: empty caches (t = 0)", _decode_args(r, (), 0, 4, 4, 3)),
         Case("t = 2, d_model = 6, d_k = 3, d_v = 2", _decode_args(r, (), 2, 6, 3, 2)),
         Case("a batch of 2 sequences, t = 4", _decode_args(r, (2,), 4, 4, 4, 4)),
+        Case("scores of magnitude 1e3, t = 3", _decode_args(r, (), 3, 4, 4, 4, scale=12.0)),
     ]
 
 
@@ -190,12 +191,14 @@ def _decode_hidden():
     r = _rng(110)
     return [
         Case("two batch dimensions, t = 5", _decode_args(r, (2, 3), 5, 6, 4, 3)),
-        Case("scores of magnitude 1e3", _decode_args(r, (), 6, 4, 4, 4, scale=6.0)),
+        Case("scores of magnitude 1e3", _decode_args(r, (), 6, 4, 4, 4, scale=20.0)),
         Case("a batch of 3 starting from empty caches", _decode_args(r, (3,), 0, 4, 4, 4)),
     ]
 
 
-def _decode_with(own_key=True, extend=True, first=False, project_cache=False, scale=True, query="q"):
+def _decode_with(
+    own_key=True, extend=True, first=False, project_cache=False, scale=True, query="q", stable=True
+):
     """One decoding step with one thing done differently; each default is the correct choice."""
 
     def step(x_t, k_cache, v_cache, W_q, W_k, W_v):
@@ -211,7 +214,12 @@ def _decode_with(own_key=True, extend=True, first=False, project_cache=False, sc
         scores = (q[..., None, :] @ np.swapaxes(attended[0], -1, -2))[..., 0, :]
         if scale:
             scores = scores / np.sqrt(q.shape[-1])
-        output = ref.softmax(scores)[..., None, :] @ attended[1]
+        if stable:
+            weights = ref.softmax(scores)
+        else:
+            with np.errstate(all="ignore"):
+                weights = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
+        output = weights[..., None, :] @ attended[1]
         return output[..., 0, :], (keys if extend else k_cache), (values if extend else v_cache)
 
     return step
@@ -259,6 +267,12 @@ DECODE_STEP = Exercise(
             "the query came from W_k. The new token asks with its own projection: q = x_t @ W_q.",
             _decode_with(query="k"),
         ),
+        Mistake(
+            "no_max_subtraction",
+            "exp overflowed on large scores (inf / inf = nan). Subtract the largest score before exp, as in "
+            "notebook 02: the weights do not change, and nothing overflows.",
+            _decode_with(stable=False),
+        ),
     ],
 )
 
@@ -285,9 +299,29 @@ def _blockwise_cases():
         ),
         Case(
             "a batch of 2, scores of magnitude 1e3, blocks of 4",
-            _blockwise_args(r, (2,), 3, 8, 4, 2, 4, scale=6.0),
+            _blockwise_args(r, (2,), 3, 8, 4, 2, 4, scale=25.0),
         ),
+        Case("scores that climb by more than 1,000 from the first block to the last", _climbing_scores()),
+        Case("a query whose every score is below -700 (and one above 700)", _sunken_scores()),
     ]
+
+
+def _climbing_scores():
+    """One query against keys whose scores climb from 0 to 1,500: a later block's scores exceed the first block's
+    maximum by far more than exp can take (about 709)."""
+    Q = np.array([[30.0, 0.0, 0.0, 0.0]])
+    K = np.zeros((8, 4))
+    K[:, 0] = np.linspace(0.0, 100.0, 8)
+    return (Q, K, _rng(12).normal(size=(8, 2)), 3)
+
+
+def _sunken_scores():
+    """Two queries, the first scoring every key near +800, the second near -800: a running maximum that starts at
+    0 instead of -inf underflows every exponential of the second to 0 and divides 0 by 0."""
+    Q = np.array([[40.0, 0.0, 0.0, 0.0], [-40.0, 0.0, 0.0, 0.0]])
+    K = np.zeros((5, 4))
+    K[:, 0] = [40.0, 41.0, 39.5, 40.5, 42.0]
+    return (Q, K, _rng(13).normal(size=(5, 3)), 2)
 
 
 def _blockwise_hidden():
@@ -300,6 +334,16 @@ def _blockwise_hidden():
         ),
         Case("one block holds every key", _blockwise_args(r, (), 4, 6, 3, 2, 10)),
         Case("blocks of one key", _blockwise_args(r, (), 3, 5, 4, 2, 1)),
+        Case(
+            "a causal mask over scores of magnitude 1e3, blocks of 3",
+            _blockwise_args(r, (), 7, 7, 4, 2, 3, scale=25.0),
+            {"mask": ref.causal_mask(7)},
+        ),
+        Case(
+            "a mask per sequence (batch, n_q, n_k), blocks of 2",
+            _blockwise_args(r, (3,), 4, 5, 4, 2, 2),
+            {"mask": r.random((3, 4, 5)) < 0.6},
+        ),
     ]
 
 
@@ -315,13 +359,20 @@ def _too_big_for_the_whole_matrix():
 
 
 def _blockwise_with(
-    rescale_sum=True, rescale_acc=True, alone=False, scale=True, drop_last=False, use_mask=True
+    rescale_sum=True,
+    rescale_acc=True,
+    alone=False,
+    scale=True,
+    drop_last=False,
+    use_mask=True,
+    shift_by_max=True,
+    first_top=-np.inf,
 ):
     """Blockwise attention with one thing done differently; each default is the correct choice."""
 
     def blockwise(Q, K, V, block_size, mask=None):
         n_k = K.shape[-2]
-        top = np.full((*Q.shape[:-1], 1), -np.inf)
+        top = np.full((*Q.shape[:-1], 1), first_top)
         total, acc, outputs = np.zeros((*Q.shape[:-1], 1)), np.zeros((*Q.shape[:-1], V.shape[-1])), []
         stop = n_k - block_size + 1 if drop_last else n_k
         for start in range(0, max(stop, 1), block_size):
@@ -336,8 +387,10 @@ def _blockwise_with(
                 continue
             new_top = np.maximum(top, scores.max(axis=-1, keepdims=True))
             shift = np.where(np.isneginf(new_top), 0.0, new_top)
+            if not shift_by_max:  # plain exponentials: nothing to move when the maximum grows
+                shift = np.zeros_like(shift)
             exps = np.exp(scores - shift)
-            factor = np.exp(top - shift)
+            factor = np.exp(top - shift) if shift_by_max else 1.0
             total = (total * factor if rescale_sum else total) + exps.sum(axis=-1, keepdims=True)
             acc = (acc * factor if rescale_acc else acc) + exps @ V[..., block, :]
             top = new_top
@@ -390,6 +443,18 @@ BLOCKWISE_ATTENTION = Exercise(
             "the mask was ignored. Each block needs its own columns of the mask (the same slice as its keys), "
             "applied before the exponentials.",
             _blockwise_with(use_mask=False),
+        ),
+        Mistake(
+            "no_max_subtraction",
+            "exp overflowed on large scores (inf / inf = nan). Keep a running maximum per query, subtract it before "
+            "exp, and rescale the sums when it grows: that is what makes the blocks safe.",
+            _blockwise_with(shift_by_max=False),
+        ),
+        Mistake(
+            "max_starts_at_zero",
+            "the running maximum started at 0. Before any key it must be -inf (no score seen yet): with every score "
+            "of a row far below 0, exp(score - 0) underflows to 0 and the division is 0 / 0.",
+            _blockwise_with(first_top=0.0),
         ),
     ],
 )
