@@ -343,3 +343,16 @@ def raises_clear_value_error(call, description, hint):
     except Exception as exc:
         return f"{description} raised {type(exc).__name__}, not ValueError", hint
     return f"{description} did not raise ValueError", hint
+
+
+def peak_bytes(fn, *args):
+    """The most memory ``fn(*args)`` held at once, in bytes, as Python's tracemalloc counts it (numpy's arrays
+    included, BLAS's own scratch space not)."""
+    import tracemalloc  # here, not at the top: every grading kernel imports this module, few measure memory
+
+    tracemalloc.start()
+    try:
+        fn(*args)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

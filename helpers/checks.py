@@ -380,7 +380,7 @@ def _gqa_error_hint(case, exc):
 
 def _gqa_prop_divisible(fn):
     return raises_clear_value_error(
-        lambda: fn(*_gqa_args(_rng(18), 3, 12, 4, 3)[:5], 4, 3),
+        lambda: fn(*_gqa_args(_rng(18), 3, 12, 4, 3)),
         "grouped_query_attention with 4 query heads and 3 key/value heads",
         "check `num_heads % num_kv_heads` and raise a ValueError whose message says that num_heads is not "
         "divisible by num_kv_heads: 4 query heads cannot share 3 key/value heads in equal groups.",

@@ -2,11 +2,9 @@
 (FlashAttention's online softmax): their property checks and error hints. :mod:`helpers.checks` gathers them
 with every other notebook's and gives each its ``check_<name>``."""
 
-import tracemalloc
-
 import numpy as np
 
-from helpers.checking import TookTooLong, fixture, shape_error
+from helpers.checking import TookTooLong, fixture, peak_bytes, shape_error
 
 
 def _decode_error_hint(case, exc):
@@ -95,12 +93,7 @@ def _blockwise_prop_memory(fn):
     n_q, n_k, block = 256, 8192, 64
     Q, K, V = r.normal(size=(n_q, 16)), r.normal(size=(n_k, 16)), r.normal(size=(n_k, 16))
     whole_matrix = n_q * n_k * 8  # float64 scores
-    tracemalloc.start()
-    try:
-        fn(Q, K, V, block)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = peak_bytes(fn, Q, K, V, block)
     if peak > whole_matrix / 2:
         return (
             f"with {n_q} queries, {n_k} keys and blocks of {block}, it held {peak / 2**20:.1f} MiB at its peak, where "

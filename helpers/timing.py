@@ -11,6 +11,7 @@ import numpy as np
 from IPython.display import HTML, display
 
 from helpers import being_graded
+from helpers.checking import peak_bytes
 from helpers.widgets import friendly_html
 
 
@@ -37,6 +38,20 @@ def best_time(fn, *args, repeat=3, clock=time.perf_counter):
         start = clock()
         fn(*args)
         best = min(best, clock() - start)
+    return best
+
+
+def best_taking_turns(calls, repeat=3, clock=time.perf_counter):
+    """Best-of-``repeat`` seconds of each ``(fn, *args)`` in ``calls``, with numpy's BLAS held to one thread, so
+    that none gets more cores than another. The calls take turns, so that a busy spell on the machine slows all of
+    them rather than one."""
+    from threadpoolctl import threadpool_limits
+
+    best = [float("inf")] * len(calls)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(repeat):
+            for i, (fn, *args) in enumerate(calls):
+                best[i] = min(best[i], best_time(fn, *args, repeat=1, clock=clock))
     return best
 
 
@@ -85,22 +100,14 @@ def compare_loop_and_matmul(loop_sizes, matmul_sizes, d=16):
 
 def recurrent_and_attention_seconds(recurrent, attention, n=1024, d=64, repeat=3, clock=time.perf_counter):
     """Best-of-``repeat`` seconds of ``recurrent(X, W_x, W_h)`` and ``attention(Q, K, V)`` on ``n`` positions of
-    width ``d``, with numpy's BLAS held to one thread, so that neither gets more cores than the other. The two
-    take turns, so that a busy spell on the machine slows both rather than one. ``time.thread_time`` as the
-    clock counts only this thread's CPU time (BLAS on one thread runs in it): what other programs take of the
-    machine does not count."""
-    from threadpoolctl import threadpool_limits
-
+    width ``d``, taking turns on one BLAS thread (:func:`best_taking_turns`). ``time.thread_time`` as the clock
+    counts only this thread's CPU time (BLAS on one thread runs in it): what other programs take of the machine
+    does not count."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n, d))
     W_x, W_h = rng.normal(size=(2, d, d)) / np.sqrt(d)
     Q, K, V = random_qkv(n, d)
-    best = [float("inf"), float("inf")]
-    with threadpool_limits(limits=1, user_api="blas"):
-        for _ in range(repeat):
-            best[0] = min(best[0], best_time(recurrent, X, W_x, W_h, repeat=1, clock=clock))
-            best[1] = min(best[1], best_time(attention, Q, K, V, repeat=1, clock=clock))
-    return tuple(best)
+    return tuple(best_taking_turns([(recurrent, X, W_x, W_h), (attention, Q, K, V)], repeat, clock))
 
 
 def compare_recurrent_and_attention(recurrent, attention, n=1024, d=64):
@@ -132,24 +139,18 @@ def decoding_seconds(decode_step, attention, lengths, d_model=512, d_k=64, repea
     each ``t`` in ``lengths``, with numpy's BLAS held to one thread: ``[(t, without a cache, with one)]``.
     Without a cache the step projects every token of the prefix again and attends with the newest one's query;
     with one, ``decode_step`` projects the new token only and reads the cached keys and values. The two take
-    turns, so that a busy spell on the machine slows both."""
-    from threadpoolctl import threadpool_limits
-
+    turns (:func:`best_taking_turns`)."""
     rng = np.random.default_rng(0)
     W_q, W_k, W_v = rng.normal(size=(3, d_model, d_k)) / np.sqrt(d_model)
     rows = []
-    with threadpool_limits(limits=1, user_api="blas"):
-        for t in lengths:
-            X = rng.normal(size=(t + 1, d_model))
-            k_cache, v_cache = X[:-1] @ W_k, X[:-1] @ W_v
-            best = [float("inf"), float("inf")]
-            for _ in range(repeat):
-                without = best_time(_step_without_cache, attention, X, W_q, W_k, W_v, repeat=1, clock=clock)
-                with_cache = best_time(
-                    decode_step, X[-1], k_cache, v_cache, W_q, W_k, W_v, repeat=1, clock=clock
-                )
-                best = [min(best[0], without), min(best[1], with_cache)]
-            rows.append((t, *best))
+    for t in lengths:
+        X = rng.normal(size=(t + 1, d_model))
+        k_cache, v_cache = X[:-1] @ W_k, X[:-1] @ W_v
+        calls = [
+            (_step_without_cache, attention, X, W_q, W_k, W_v),
+            (decode_step, X[-1], k_cache, v_cache, W_q, W_k, W_v),
+        ]
+        rows.append((t, *best_taking_turns(calls, repeat, clock)))
     return rows
 
 
@@ -186,16 +187,8 @@ def compare_decoding(decode_step, attention, lengths, d_model=512, d_k=64):
 
 
 def peak_mib(fn, *args):
-    """The most memory ``fn(*args)`` held at once, in MiB, as Python's tracemalloc counts it (numpy's arrays
-    included, BLAS's own scratch space not)."""
-    import tracemalloc
-
-    tracemalloc.start()
-    try:
-        fn(*args)
-        return tracemalloc.get_traced_memory()[1] / 2**20
-    finally:
-        tracemalloc.stop()
+    """The most memory ``fn(*args)`` held at once, in MiB (:func:`helpers.checking.peak_bytes`)."""
+    return peak_bytes(fn, *args) / 2**20
 
 
 def compare_memory(blockwise_attention, attention, n=4096, d=64, block_size=256):

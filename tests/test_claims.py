@@ -367,7 +367,7 @@ def test_04_a_causal_mask_carries_order_so_shuffling_then_changes_the_outputs(mo
     prose = _prose(NB04)
     assert (
         "A causal mask itself says which token came first, so under one, shuffling does change the outputs"
-        in (prose)
+        in prose
     )
     namespace = _run(NB04, "shuffle_difference")
     X, order, attend = namespace["X"], namespace["order"], namespace["self_attention"]
@@ -383,7 +383,7 @@ def test_04_zeroing_after_the_softmax_leaks_the_future_through_the_denominator(m
     prose = _prose(NB04)
     assert (
         "Masked before, positions 0 to 4 stay exactly where they were; zeroed after, every earlier position moves"
-        in (prose)
+        in prose
     )
     namespace = _run(NB04, "change_per_position_zeroed_after")
     new_word = namespace["new_word"]

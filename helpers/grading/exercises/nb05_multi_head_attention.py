@@ -12,11 +12,12 @@ from helpers.checking import Case
 from helpers.grading import reference as ref
 from helpers.grading.exercises.common import Exercise, Mistake, _rng, _weights
 from helpers.grading.exercises.nb03_scaled_dot_product_attention import _attention_with
+from helpers.grading.exercises.nb04_self_attention_and_causal_masks import _padding
 
 
 def _per_sequence_masks(lengths, n):
     """(batch, n, n): each sequence's own mask, causal and hiding its padding (its first `length` tokens are real)."""
-    return ref.causal_mask(n) & (np.arange(n) < np.asarray(lengths)[:, None, None])
+    return ref.causal_mask(n) & _padding(lengths, n)
 
 
 def _mha_args(r, shape, d_model, scale=1.0):
