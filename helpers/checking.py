@@ -299,6 +299,19 @@ def run_check(fn, spec, hidden=False):
 # --- diagnoses the checks share: what kind of wrong an answer or an error is ---
 
 
+def mask_index_error(exc):
+    """The hint for a mask used as a boolean index of the scores where it does not fit them exactly, else None: the
+    habit of masked_fill, right for one mask of the scores' own shape, wrong for a mask that broadcasts."""
+    if isinstance(exc, IndexError) and "boolean index" in str(exc):
+        return (
+            "indexing the scores with the mask (scores[~mask] or scores[..., ~mask]) needs a mask of exactly the "
+            "shape of the axes it indexes. A mask that broadcasts has not: one causal mask (n, n) shared by a "
+            "batch, or one padding row per sequence, (batch, 1, n_k). Pick between the scores and -inf with "
+            "np.where, which broadcasts the mask against the scores."
+        )
+    return None
+
+
 def shape_error(exc):
     text = str(exc)
     return isinstance(exc, ValueError | IndexError) and any(

@@ -17,6 +17,7 @@ from helpers.checking import (
     case_from_data,
     fixture,
     future_leaks,
+    mask_index_error,
     not_distribution,
     raises_clear_value_error,
     run_check,
@@ -62,11 +63,19 @@ def _rng(seed):
 
 def _similarity_error_hint(case, exc):
     if shape_error(exc):
+        if np.ndim(case.args[0]) > 1 and "broadcast" in str(exc):
+            # keys * query: numpy lines the two up from the last axis, so the batch axis meets the positions.
+            return (
+                "with a batch, `keys * query` lines the queries (batch, d) up against the keys (batch, n, d) "
+                "from the right, so the batch axis of the queries meets the positions axis of the keys. Give each "
+                "query a positions axis of length 1, (batch, 1, d), so that it broadcasts over its own n keys, "
+                "then add up over the features."
+            )
         if np.ndim(case.args[0]) > 1:
             return (
-                "with a batch, `keys @ query` treats the queries as a matrix. Each query needs one dot product "
-                "with each of its own keys: multiply each key by its query element by element (broadcasting "
-                "over the positions axis) and add up over the features, or say the same in np.einsum."
+                "with a batch, `keys @ query` and np.dot treat the queries as a matrix. Each query needs one dot "
+                "product with each of its own keys: multiply each key by its query element by element "
+                "(broadcasting over the positions axis) and add up over the features, or say the same in np.einsum."
             )
         return "keys has one row per position, and each score is the dot product of one row with the query."
     return "read the error above: it names the line that failed."
@@ -78,6 +87,17 @@ def check_similarity_scores(fn, hidden=False):
 
 
 def _lookup_error_hint(case, exc):
+    if "einstein sum" in str(exc):
+        return (
+            "your np.einsum names the axes of one query only, so it stops at a batch: start the subscripts of "
+            "each operand and of the result with '...', which stands for any batch axes."
+        )
+    if shape_error(exc) and np.ndim(case.args[0]) > 1:
+        return (
+            "with a batch the weights are (batch, n) and the values (batch, n, d_v): an index or axis counted "
+            "from the front, like `[:, None]` or axis=0, lands on the batch axis. Count from the end: the weights "
+            "need a trailing axis, (..., n, 1), and the blend adds up over axis -2."
+        )
     if shape_error(exc):
         return (
             "check the shapes: the weights are (..., n), the values (..., n, d_v). The blend adds up, over the "
@@ -136,6 +156,8 @@ def check_softmax(fn, hidden=False):
 
 
 def _attention_error_hint(case, exc):
+    if mask_index_error(exc):
+        return mask_index_error(exc)
     if shape_error(exc):
         if np.ndim(case.args[0]) > 2:
             return (
@@ -213,6 +235,13 @@ def check_positional_encoding(fn, hidden=False):
 
 
 def _rotary_error_hint(case, exc):
+    if shape_error(exc) and np.ndim(case.args[0]) > 2:
+        return (
+            "with a batch X is (..., n, d), so axes counted from the front move: axis 1 is no longer the "
+            "features, and X[:, 0::2] takes every other position of each sequence. Count from the end: the pairs "
+            "come from the last axis (`...` stands for any batch axes), and the (n, d/2) angles broadcast against "
+            "them."
+        )
     if shape_error(exc):
         return (
             "make one angle per position and per pair: an (n, d/2) table, a column of positions times a row of "
@@ -268,6 +297,14 @@ def _weights(r, *shape):
 
 
 def _self_attention_error_hint(case, exc):
+    if mask_index_error(exc):  # attention written out here, its mask an index
+        return mask_index_error(exc)
+    if shape_error(exc) and np.ndim(case.args[0]) > 2:
+        return (
+            "with a batch, `X.T` reverses every axis, batch axes included, so the column-vector form W_q.T @ X.T "
+            "no longer lines one sequence's tokens up. Keep each row of X a token, (..., n, d_model), and multiply "
+            "the weights from the right: that works for any number of batch axes."
+        )
     if shape_error(exc):
         return (
             "weights multiply from the right: Q = X @ W_q, with X (..., n, d_model) and W_q (d_model, d_k)."
@@ -369,11 +406,19 @@ def _gqa_args(r, n, d_model, num_heads, num_kv_heads):
 
 
 def _gqa_error_hint(case, exc):
+    # Every case's numbers divide: a "not divisible" here comes from splitting the narrow keys into num_heads heads.
+    if isinstance(exc, ValueError) and "divisible" in str(exc) and "num_kv_heads" not in str(exc):
+        return (
+            "only the queries have num_heads heads. X @ W_k and X @ W_v are num_kv_heads * d_head wide, so split "
+            "them into num_kv_heads heads: split into num_heads, the width does not divide (or the heads come "
+            "out too narrow)."
+        )
     if shape_error(exc):
         return (
-            "follow the shapes: the keys and values split into num_kv_heads heads, (..., num_kv_heads, n, d_head), "
-            "and each must serve num_heads // num_kv_heads query heads: copy each along the heads axis (-3) so "
-            "that there are num_heads of them, in the right order, before attending."
+            "follow the shapes: X @ W_k and X @ W_v are num_kv_heads * d_head wide, so split them into "
+            "num_kv_heads heads, (..., num_kv_heads, n, d_head); split into num_heads, their heads are too narrow "
+            "to meet the queries'. Then each must serve num_heads // num_kv_heads query heads: copy each along "
+            "the heads axis (-3) so that there are num_heads of them, in the right order, before attending."
         )
     return "read the error above: it names the line that failed."
 
@@ -432,6 +477,8 @@ def _encoding_error_hint(case, exc):
 
 
 def _cross_error_hint(case, exc):
+    if mask_index_error(exc):  # attention written out here, its mask an index
+        return mask_index_error(exc)
     if shape_error(exc):
         return (
             "the two sequences have different lengths, so each role must come from the right one: the queries "

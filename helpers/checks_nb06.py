@@ -61,6 +61,12 @@ def _blockwise_error_hint(case, exc):
             "your function ran out of memory: it builds the whole n_q x n_k score matrix, or another array as "
             "large. Build the scores of one block of keys at a time, and keep only running sums between blocks."
         )
+    if shape_error(exc) and np.ndim(case.kwargs.get("mask")) > 2:
+        return (
+            "here the mask has one (n_q, n_k) mask per sequence, (batch, n_q, n_k), so its axis 1 is the "
+            "queries, not the keys. Take a block's columns from the last axis, counting from the end (`...` for "
+            "any batch axes), as you take its keys from K."
+        )
     if shape_error(exc):
         return (
             "a block's scores are (..., n_q, block_size): Q against that block's keys only. The running maximum "

@@ -181,7 +181,7 @@ def similarity_scores(query, keys):
 def similarity_scores(query, keys):
     return keys @ query
 """,
-            "with a batch",
+            "treat the queries as a matrix",
         ),
     },
     "soft_lookup": {
@@ -1195,8 +1195,13 @@ CALLS = {
 # Which notebook each graded function lives in.
 NOTEBOOK_OF = {name: exercise.notebook for name, exercise in EXERCISES.items()}
 
-# Different code, the same mistake (it fails on the same case with the same output, so it gets that hint).
+# Different code, the same mistake (it fails on the same case with the same output, so it gets that hint; or it
+# fails elsewhere, with a hint that names the same mistake).
 SAME_MISTAKE = {
+    ("similarity_scores", "dot_not_batched"): "not_batched",
+    ("soft_lookup", "dot_on_batch"): "matmul_on_batch",
+    ("self_attention", "column_vectors_transposed_back"): "column_vectors",
+    ("grouped_query_attention", "kv_split_by_num_heads_no_repeat"): "kv_split_by_num_heads",
     ("cross_attention", "values_from_x"): "keys_from_x",
     ("softmax", "shift_by_first_score"): "shift_by_min",
     ("softmax", "shift_by_mean"): "no_max_subtraction",
@@ -1233,3 +1238,185 @@ def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
 """,
     "give it a heads axis",
 )
+
+
+# Found by a student walkthrough (issue 20): 2-D habits that break on a batch, and slips that once got the generic
+# hint or another mistake's.
+MISTAKES["similarity_scores"] |= {
+    # numpy lines keys (batch, n, d) and queries (batch, d) up from the right: the batch meets the positions.
+    "broadcast_without_positions_axis": (
+        """
+def similarity_scores(query, keys):
+    return (keys * query).sum(-1)
+""",
+        "`keys * query` lines the queries",
+    ),
+    "dot_not_batched": (
+        """
+def similarity_scores(query, keys):
+    return np.dot(keys, query)
+""",
+        "treat the queries as a matrix",
+    ),
+    "query_transposed": (
+        """
+def similarity_scores(query, keys):
+    return keys @ query.T
+""",
+        "`query.T` does nothing to one query",
+    ),
+}
+_BLEND = "(weights[..., None] * values).sum(axis=-2)"
+MISTAKES["soft_lookup"] |= {
+    "sum_over_features": (_edited("soft_lookup", ("sum(axis=-2)", "sum(axis=-1)")), "features of each value"),
+    "sum_over_axis_0": (_edited("soft_lookup", ("sum(axis=-2)", "sum(axis=0)")), "you added up over axis 0"),
+    # The same habit with the weights' new axis counted from the front: it raises on a batch, not silently wrong.
+    "axes_from_the_front": (
+        _edited("soft_lookup", (_BLEND, "(weights[:, None] * values).sum(axis=0)")),
+        "an index or axis counted from the front",
+    ),
+    "matmul_on_batch": (
+        _edited("soft_lookup", (_BLEND, "weights @ values")),
+        "`weights @ values` (or np.dot)",
+    ),
+    "dot_on_batch": (
+        _edited("soft_lookup", (_BLEND, "np.dot(weights, values)")),
+        "`weights @ values` (or np.dot)",
+    ),
+    "values_transposed": (
+        _edited("soft_lookup", (_BLEND, "values.T @ weights")),
+        "`values.T` reverses every axis",
+    ),
+    "einsum_without_ellipsis": (
+        _edited("soft_lookup", (_BLEND, 'np.einsum("n,nv->v", weights, values)')),
+        "your np.einsum names the axes of one query only",
+    ),
+}
+# A mask that broadcasts, one padding row per sequence, cannot index the scores: np.where takes it.
+MISTAKES["scaled_dot_product_attention"]["mask_by_boolean_index"] = (
+    """
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores[..., ~mask] = -np.inf
+    weights = softmax(scores)
+    return weights @ V, weights
+""",
+    "indexing the scores with the mask",
+)
+# The same mask as an index, with the attention written out in the function that takes the mask.
+MISTAKES["self_attention"]["mask_by_boolean_index"] = (
+    """
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    Q, K, V = X @ W_q, X @ W_k, X @ W_v
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores[..., ~mask] = -np.inf
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return weights @ V, weights
+""",
+    "indexing the scores with the mask",
+)
+MISTAKES["cross_attention"]["mask_by_boolean_index"] = (
+    """
+def cross_attention(X, memory, W_q, W_k, W_v, mask=None):
+    Q, K, V = X @ W_q, memory @ W_k, memory @ W_v
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores[..., ~mask] = -np.inf
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return weights @ V, weights
+""",
+    "indexing the scores with the mask",
+)
+# The column-vector habit of linear algebra texts, W x: transposed back it is right without a batch only.
+MISTAKES["self_attention"] |= {
+    "column_vectors": (
+        """
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    Q, K, V = W_q.T @ X.T, W_k.T @ X.T, W_v.T @ X.T
+    return scaled_dot_product_attention(Q, K, V, mask=mask)
+""",
+        "column-vector",
+    ),
+    "column_vectors_transposed_back": (
+        """
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    Q = (W_q.T @ X.T).T
+    K = (W_k.T @ X.T).T
+    V = (W_v.T @ X.T).T
+    return scaled_dot_product_attention(Q, K, V, mask=mask)
+""",
+        "column-vector",
+    ),
+}
+MISTAKES["rotary_embedding"]["pairs_along_axis_1"] = (
+    _edited(
+        "rotary_embedding",
+        ("x1, x2 = X[..., ::2], X[..., 1::2]", "x1, x2 = X[:, ::2], X[:, 1::2]"),
+        ("out[..., ::2] =", "out[:, ::2] ="),
+        ("out[..., 1::2] =", "out[:, 1::2] ="),
+    ),
+    "axis 1 is no longer the features",
+)
+MISTAKES["decode_step"] |= {
+    "raw_token_as_key": (
+        _edited("decode_step", ("[k_cache, (x_t @ W_k)[..., None, :]]", "[k_cache, x_t[..., None, :]]")),
+        "the new token's key was x_t itself",
+    ),
+    "raw_token_as_key_and_value": (
+        _edited(
+            "decode_step",
+            ("[k_cache, (x_t @ W_k)[..., None, :]]", "[k_cache, x_t[..., None, :]]"),
+            ("[v_cache, (x_t @ W_v)[..., None, :]]", "[v_cache, x_t[..., None, :]]"),
+        ),
+        "the new token's key and value were x_t itself",
+    ),
+    "matmul_on_batch": (
+        """
+def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+    q = x_t @ W_q
+    keys = np.concatenate([k_cache, (x_t @ W_k)[..., None, :]], axis=-2)
+    values = np.concatenate([v_cache, (x_t @ W_v)[..., None, :]], axis=-2)
+    scores = np.einsum("...d,...td->...t", q, keys) / np.sqrt(q.shape[-1])
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return weights @ values, keys, values
+""",
+        "`weights @ values` takes the weights",
+    ),
+}
+MISTAKES["blockwise_attention"] |= {
+    "first_block_mask": (
+        _edited("blockwise_attention", ("mask[..., start:end]", "mask[..., :block_size]")),
+        "the mask's first block_size columns",
+    ),
+    # Right for one (n_q, n_k) mask, which every case but one has: axis 1 is the queries of a mask per sequence.
+    "mask_sliced_as_2d": (
+        _edited("blockwise_attention", ("mask[..., start:end]", "mask[:, start:end]")),
+        "its axis 1 is the queries",
+    ),
+}
+MISTAKES["grouped_query_attention"] |= {
+    "kv_split_by_num_heads": (
+        _edited(
+            "grouped_query_attention",
+            ("split_heads(X @ W_k, num_kv_heads)", "split_heads(X @ W_k, num_heads)"),
+            ("split_heads(X @ W_v, num_kv_heads)", "split_heads(X @ W_v, num_heads)"),
+        ),
+        "so split them into num_kv_heads heads",
+    ),
+    "kv_split_by_num_heads_no_repeat": (
+        """
+def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask=None):
+    Q, K, V = (split_heads(X @ W, num_heads) for W in (W_q, W_k, W_v))
+    if mask is not None:
+        mask = mask[..., None, :, :]
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask=mask)
+    return combine_heads(heads) @ W_o, weights
+""",
+        "so split them into num_kv_heads heads",
+    ),
+}

@@ -78,6 +78,22 @@ def test_hints_are_distinct(name, mistake):
     assert not any(hint in other for other in others)
 
 
+def test_every_known_mistake_is_named_never_the_generic_hint():
+    # A mistake whose expected text were part of the generic hints would pass test_mistake_fails_with_its_hint unnamed.
+    generic = [checking.GENERIC_HINT, "read the error above: it names the line that failed."]
+    unnamed = [(n, m) for n, m in CASES if any(MISTAKES[n][m][1] in text for text in generic)]
+    assert not unnamed
+
+
+def test_keys_split_into_num_heads_heads_are_named_where_split_heads_blames_d_model():
+    """Where the keys' width does not divide by num_heads, the student's split_heads raises about "d_model", which
+    is not what they split: the hint says that the keys and values have num_kv_heads heads."""
+    code, hint = MISTAKES["grouped_query_attention"]["kv_split_by_num_heads"]
+    with pytest.raises(CheckFailure) as failure:
+        check("grouped_query_attention")(load_function(code, "grouped_query_attention"), hidden=True)
+    assert "is not divisible by num_heads" in str(failure.value) and hint in str(failure.value)
+
+
 def test_failure_shows_case_expected_and_got():
     code, _ = MISTAKES["softmax"]["no_max_subtraction"]
     with pytest.raises(CheckFailure) as failure:

@@ -89,6 +89,14 @@ SIMILARITY_SCORES = Exercise(
             "you summed over the positions axis. Sum over the features (the last axis), one score per key.",
             lambda q, k: (k * q[..., None, :]).sum(axis=-2),
         ),
+        Mistake(
+            "query_transposed",
+            "`query.T` does nothing to one query, but with a batch it turns the queries (batch, d) into (d, batch), "
+            "so `keys @ query.T` scores every sequence's keys against every query: (batch, n, batch). Each query "
+            "must meet only its own keys: multiply each key by its query element by element and add up over the "
+            "features, or say it in np.einsum with '...' for the batch axes.",
+            lambda q, k: k @ q.T,
+        ),
     ],
 )
 
@@ -132,6 +140,23 @@ def _lookup_with(weigh):
         return np.einsum("...n,...nv->...v", w, v)
 
     return lookup
+
+
+def _weighted_then_summed(axis):
+    """Each value times its weight, added up along ``axis`` (the right one is -2, the positions)."""
+
+    def lookup(q, k, v):
+        return (ref.softmax(ref.similarity_scores(q, k))[..., None] * v).sum(axis=axis)
+
+    return lookup
+
+
+_MATMUL_ON_BATCH = (
+    "with a batch, `weights @ values` (or np.dot) takes the weights (batch, n) as one matrix and multiplies it into "
+    "every sequence's values, so each query blends every sequence's values: (batch, batch, d_v). Each query must "
+    "blend only its own values: multiply each value by its weight (give the weights a trailing axis) and add up "
+    "over the positions, or say it in np.einsum with '...'."
+)
 
 
 def _hard_lookup(q, k, v):
@@ -183,6 +208,36 @@ SOFT_LOOKUP = Exercise(
             "returned_weights",
             "you returned the weights. Return the blend of the values, each weighted by its weight.",
             lambda q, k, v: ref.softmax(ref.similarity_scores(q, k)),
+        ),
+        Mistake(
+            "sum_over_features",
+            "you added up over the last axis, the features of each value, which leaves one number per position. "
+            "The blend adds up over the positions: the n values, each times its weight, along the values' axis "
+            "-2.",
+            _weighted_then_summed(axis=-1),
+        ),
+        Mistake(
+            "sum_over_axis_0",
+            "you added up over axis 0. Without a batch that is the positions axis, but with a batch it is the "
+            "batch axis, which mixes the sequences. Count axes from the end: the positions are the values' axis "
+            "-2, whatever the number of batch axes.",
+            _weighted_then_summed(axis=0),
+        ),
+        # @ and np.dot pair the sequences up in different orders: two outputs, one mistake.
+        Mistake(
+            "matmul_on_batch", _MATMUL_ON_BATCH, lambda q, k, v: ref.softmax(ref.similarity_scores(q, k)) @ v
+        ),
+        Mistake(
+            "dot_on_batch",
+            _MATMUL_ON_BATCH,
+            lambda q, k, v: np.dot(ref.softmax(ref.similarity_scores(q, k)), v),
+        ),
+        Mistake(
+            "values_transposed",
+            "`values.T` reverses every axis, batch axes included: with a batch it is (d_v, n, batch), not one "
+            "(d_v, n) matrix per sequence, so the weights meet the wrong numbers. Leave the values as they are: "
+            "multiply each value by its weight and add up over the positions, or say it in np.einsum with '...'.",
+            lambda q, k, v: v.T @ ref.softmax(ref.similarity_scores(q, k)),
         ),
     ],
 )

@@ -51,6 +51,12 @@ def _attention_cases():
             "scores of magnitude 1e3",
             (30 * r.normal(size=(3, 4)), 30 * r.normal(size=(3, 4)), r.normal(size=(3, 2))),
         ),
+        # A mask that broadcasts (one padding row per sequence): indexing the scores with it fails, np.where does not.
+        Case(
+            "a batch of 2 sequences, each with its own padding mask (2, 1, n_k)",
+            (r.normal(size=(2, 3, 4)), r.normal(size=(2, 5, 4)), r.normal(size=(2, 5, 2))),
+            {"mask": np.array([[[True, True, True, True, False]], [[True, True, False, False, False]]])},
+        ),
     ]
 
 

@@ -168,6 +168,12 @@ def _self_attention_cases():
             (r.normal(size=(2, 4, 6)), _weights(r, 6, 4), _weights(r, 6, 4), _weights(r, 6, 4)),
             {"mask": ref.causal_mask(4)},
         ),
+        # Every mask above is one (n, n) shared by the batch: a mask that only fits that shape passes them all.
+        Case(
+            "a batch of 2 sequences, each with its own padding mask (2, 1, n)",
+            (r.normal(size=(2, 4, 6)), _weights(r, 6, 4), _weights(r, 6, 4), _weights(r, 6, 3)),
+            {"mask": _padding([4, 2], 4)},
+        ),
     ]
 
 
@@ -333,6 +339,15 @@ SELF_ATTENTION = Exercise(
             "weights multiply from the right: Q = X @ W_q, not W_q @ X (each row of X is one token).",
             lambda X, W_q, W_k, W_v, mask=None: ref.scaled_dot_product_attention(
                 W_q @ X, W_k @ X, W_v @ X, mask
+            ),
+        ),
+        Mistake(
+            "column_vectors",
+            "you projected the column-vector way, W_q.T @ X.T, which gives one column per token: the transpose "
+            "of the queries. In this course each row of X is a token and so is each row of Q, K and V, as "
+            "scaled_dot_product_attention expects: the weights multiply the rows of X from the right.",
+            lambda X, W_q, W_k, W_v, mask=None: ref.scaled_dot_product_attention(
+                W_q.T @ X.T, W_k.T @ X.T, W_v.T @ X.T, mask
             ),
         ),
         Mistake(

@@ -12,6 +12,7 @@ import numpy as np
 from helpers.checking import Case
 from helpers.grading import reference as ref
 from helpers.grading.exercises.common import Exercise, Mistake, _rng, _weights
+from helpers.grading.exercises.nb05_multi_head_attention import _per_sequence_masks
 
 
 def _window(n, radius):
@@ -197,13 +198,23 @@ def _decode_hidden():
 
 
 def _decode_with(
-    own_key=True, extend=True, first=False, project_cache=False, scale=True, query="q", stable=True
+    own_key=True,
+    extend=True,
+    first=False,
+    project_cache=False,
+    scale=True,
+    query="q",
+    stable=True,
+    raw="",
+    blend_per_row=True,
 ):
-    """One decoding step with one thing done differently; each default is the correct choice."""
+    """One decoding step with one thing done differently; each default is the correct choice. ``raw`` names what
+    is x_t itself, unprojected ("k" the key, "kv" the key and the value)."""
 
     def step(x_t, k_cache, v_cache, W_q, W_k, W_v):
         q = x_t @ (W_k if query == "k" else W_q)
-        k, v = (x_t @ W_k)[..., None, :], (x_t @ W_v)[..., None, :]
+        k = (x_t if "k" in raw else x_t @ W_k)[..., None, :]
+        v = (x_t if "v" in raw else x_t @ W_v)[..., None, :]
         old_k = k_cache @ W_k if project_cache else k_cache
         old_v = v_cache @ W_v if project_cache else v_cache
         parts = ([k, old_k], [v, old_v]) if first else ([old_k, k], [old_v, v])
@@ -219,8 +230,10 @@ def _decode_with(
         else:
             with np.errstate(all="ignore"):
                 weights = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
-        output = weights[..., None, :] @ attended[1]
-        return output[..., 0, :], (keys if extend else k_cache), (values if extend else v_cache)
+        # weights (..., t) @ values (..., t, d_v) takes the weights of a batch as one matrix: every row meets
+        # every sequence's values. One row per sequence, (..., 1, t), keeps them apart.
+        output = (weights[..., None, :] @ attended[1])[..., 0, :] if blend_per_row else weights @ attended[1]
+        return output, (keys if extend else k_cache), (values if extend else v_cache)
 
     return step
 
@@ -273,6 +286,28 @@ DECODE_STEP = Exercise(
             "notebook 02: the weights do not change, and nothing overflows.",
             _decode_with(stable=False),
         ),
+        Mistake(
+            "raw_token_as_key",
+            "the new token's key was x_t itself, the raw token. Every key in the cache was projected by W_k when "
+            "its token was new, and the query is projected by W_q: the new key must be projected too, x_t @ W_k, "
+            "or it is compared in another space (it only fits here because d_model = d_k).",
+            _decode_with(raw="k"),
+        ),
+        Mistake(
+            "raw_token_as_key_and_value",
+            "the new token's key and value were x_t itself, the raw token. The cache holds projections: each new "
+            "token's key is x_t @ W_k and its value x_t @ W_v, like every key and value before it (the raw token "
+            "only fits here because d_model = d_k = d_v).",
+            _decode_with(raw="kv"),
+        ),
+        Mistake(
+            "matmul_on_batch",
+            "with a batch, `weights @ values` takes the weights (batch, t) as one matrix and multiplies it into "
+            "every sequence's values, so each token blends every sequence's values: (batch, batch, d_v). Give "
+            "the weights a row axis, (..., 1, t), so that each sequence's weights meet only its own values, or "
+            "say it in np.einsum with '...'.",
+            _decode_with(blend_per_row=False),
+        ),
     ],
 )
 
@@ -303,6 +338,12 @@ def _blockwise_cases():
         ),
         Case("scores that climb by more than 1,000 from the first block to the last", _climbing_scores()),
         Case("a query whose every score is below -700 (and one above 700)", _sunken_scores()),
+        # A mask per sequence: the one visible case where slicing the mask as if it were (n_q, n_k) fails.
+        Case(
+            "a batch of 3, a causal padding mask per sequence (batch, n, n), blocks of 2",
+            _blockwise_args(r, (3,), 5, 5, 4, 2, 2),
+            {"mask": _per_sequence_masks([5, 2, 4], 5)},
+        ),
     ]
 
 
@@ -367,6 +408,7 @@ def _blockwise_with(
     use_mask=True,
     shift_by_max=True,
     first_top=-np.inf,
+    first_block_mask=False,
 ):
     """Blockwise attention with one thing done differently; each default is the correct choice."""
 
@@ -381,7 +423,9 @@ def _blockwise_with(
             if scale:
                 scores = scores / np.sqrt(Q.shape[-1])
             if mask is not None and use_mask:
-                scores = np.where(np.broadcast_to(mask, (*mask.shape[:-1], n_k))[..., block], scores, -np.inf)
+                columns = slice(0, block_size) if first_block_mask else block
+                whole = np.broadcast_to(mask, (*mask.shape[:-1], n_k))
+                scores = np.where(whole[..., columns], scores, -np.inf)
             if alone:  # each block's own softmax, the blocks' outputs averaged
                 outputs.append(ref.softmax(scores) @ V[..., block, :])
                 continue
@@ -443,6 +487,13 @@ BLOCKWISE_ATTENTION = Exercise(
             "the mask was ignored. Each block needs its own columns of the mask (the same slice as its keys), "
             "applied before the exponentials.",
             _blockwise_with(use_mask=False),
+        ),
+        Mistake(
+            "first_block_mask",
+            "every block was masked with the mask's first block_size columns, the first block's. Block "
+            "start..start + block_size holds other keys, and needs their columns of the mask: the same slice as "
+            "its keys.",
+            _blockwise_with(first_block_mask=True),
         ),
         Mistake(
             "no_max_subtraction",
