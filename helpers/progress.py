@@ -129,7 +129,11 @@ def passed_function(name):
 
 
 def record_quiz(correct, total, answered=None):
-    """The quiz: ``correct`` out of ``total``, or None where only grading can tell (a class release)."""
+    """The quiz: ``correct`` out of ``total``, or None where only grading can tell (a class release).
+
+    It is the score of notebook 08's graded ``answers`` cell, saved by that cell's visible checks
+    (:func:`helpers.quiz.check_quiz_answer`); the widget's clicks and trial dicts never call this.
+    """
     if being_graded():
         return
     record = load()

@@ -1,14 +1,20 @@
 """The end-of-lesson quiz: the lesson's 15 questions, a widget to answer them, and the checks nbgrader grades.
 
+The stems and the right options are the lesson's word for word; distractors that nobody who read the lesson
+would pick are rewritten as misconceptions the course addresses (``tests/test_quiz.py`` lists them).
+
 Neither the answer key nor the explanations are in this package: they live in the hidden tests of
 ``source/attention/08_end_of_lesson_check.ipynb``, one per question (``grade_quiz_answer(answers, n, letter,
-explanation)``). So:
+explanation, reasons)``, ``reasons`` saying why each wrong option is wrong). So:
 
 - **self-study** (the repository is there): the widget and ``check_quiz_answer`` read the key from that
-  notebook and answer at once, right or wrong and why;
-- **a class release** (this package alone): answers are recorded, and right/wrong with the explanation comes
+  notebook and answer at once, right or wrong and why, with why the option picked is wrong;
+- **a class release** (this package alone): answers are collected, and right/wrong with the explanation comes
   back in nbgrader's feedback after grading;
 - **grading**: the visible test checks only that an answer is a letter; the hidden test scores it.
+
+The saved quiz score (:mod:`helpers.progress`) is that of the graded ``answers`` cell, saved whenever one of its
+visible checks runs; the widget's clicks and trial dicts are practice and never overwrite it.
 """
 
 import ast
@@ -36,7 +42,12 @@ QUESTIONS = [
     (
         "What mathematical operation transforms the raw attention scores (query-key dot products) into "
         "probabilities that sum to 1?",
-        ["Gradient descent", "Layer normalization", "Sigmoid normalization", "Softmax function"],
+        [
+            "Dividing each score by the sum of all the scores",
+            "Dividing the scores by the square root of the key dimension",
+            "Sigmoid normalization",
+            "Softmax function",
+        ],
     ),
     (
         "A transformer processes a 4-token sequence. After computing dot products between a query and all four "
@@ -47,19 +58,19 @@ QUESTIONS = [
     (
         "Why is attention described as a 'soft' lookup rather than a 'hard' lookup?",
         [
-            "It only works on sequences of a fixed length",
+            "It returns the value whose key is closest to the query, even when no key matches exactly",
             "It distributes attention across multiple positions rather than selecting exactly one",
-            "It can only be used with floating-point numbers",
-            "It requires special hardware to run efficiently",
+            "Its weights can be any real numbers instead of only 0 or 1",
+            "Positions that are masked out still get a small share of the weight",
         ],
     ),
     (
         "What determines which values contribute to the output of an attention head for a given query?",
         [
-            "Random selection weighted by sequence position",
+            "The attention weights the model learned in training, the same for every input",
             "The distance in the sequence from the current position",
             "The similarity between the query and each key",
-            "The alphabetical order of tokens in the sequence",
+            "The size of each value vector: larger values count more",
         ],
     ),
     (
@@ -77,15 +88,16 @@ QUESTIONS = [
         [
             "Attention weights are random and uninterpretable",
             "Attention weights are weights, not direct representations of the model's reasoning or knowledge",
-            "Attention only works with numerical tokens, not concepts",
-            "The model has no way to store conceptual information",
+            "Only because a causal mask can force some weights; without a mask the highest weights show the "
+            "concept",
+            "Only single heads mislead; averaged over all heads, the weights show the concept",
         ],
     ),
     (
         "What computational breakthrough enabled the 'scale era' in large language models?",
         [
-            "Limiting each attention head to process only 10 tokens",
-            "Reducing the size of the vocabulary to under 1000 words",
+            "Attention needing fewer multiply-adds than a recurrent layer",
+            "The key/value cache, which lets a model generate every token of a text at once",
             "Parallelizing the attention computation across all positions",
             "Introducing recursion to process sequences sequentially",
         ],
@@ -94,7 +106,7 @@ QUESTIONS = [
         "What does it mean that attention allows a token to 'gather context from anywhere in a sequence'?",
         [
             "The attention mechanism lets any position attend to any other position regardless of distance",
-            "Only adjacent tokens can communicate in the attention mechanism",
+            "Any token can be read, but distant tokens always get less weight",
             "Each token can directly access the raw embeddings of all other tokens without transformation",
             "Tokens must travel through hidden layers to reach distant positions",
         ],
@@ -103,7 +115,7 @@ QUESTIONS = [
         "A researcher notices that one attention head in a trained model consistently attends to the token "
         "immediately following the current position. What might explain this?",
         [
-            "The head is malfunctioning and needs to be reset",
+            "Softmax gives the most weight to neighbouring positions by default",
             "The model has a bug in its implementation",
             "The head learned to focus on next-token prediction as a useful pattern",
             "Attention heads cannot detect positional patterns",
@@ -114,27 +126,27 @@ QUESTIONS = [
         "actually?",
         [
             "The model's confidence scores for each possible next token",
-            "The final predictions of the model",
-            "Representations of the input text's emotional content",
+            "How much each token matters to the model's final answer",
+            "The information each position passes on to the output",
             "Learned parameters that determine how information flows during computation",
         ],
     ),
     (
         "Why is the content-addressable memory analogy for attention useful but incomplete?",
         [
-            "Content-addressable memory doesn't exist in computer systems",
-            "Content-addressable memory is too fast for neural networks to simulate",
+            "It is complete: attention returns the value whose key best matches the query, like a dictionary",
+            "The keys are learned in training and stored in the model, as in a database",
             "The lookup is 'soft' (weighted) rather than 'hard' (exact match), and the matching is learned, not "
             "based on stored keys",
-            "Attention doesn't use memory at all",
+            "Attention can only read earlier positions, while a memory can be read anywhere",
         ],
     ),
     (
         "In a single attention step, what happens to the values after the softmax produces attention weights?",
         [
-            "They are discarded and new values are generated",
+            "The value with the largest weight is returned and the others are dropped",
             "They are averaged equally regardless of attention weights",
-            "They are passed through a sigmoid function",
+            "Each is multiplied by its weight, and the sum is divided by the square root of the key dimension",
             "They are multiplied by their corresponding weights and summed together",
         ],
     ),
@@ -143,7 +155,7 @@ QUESTIONS = [
         "lesson suggest?",
         [
             "It cannot be reliably predicted — there are unknown factors",
-            "Select the variant that uses the most recent activation function",
+            "Count the heads: the variant with more heads can learn more patterns, so it will win",
             "Choose the variant with highest current benchmark scores",
             "Use the variant with the most parameters",
         ],
@@ -153,36 +165,43 @@ QUESTIONS = [
         "dot products as weights?",
         [
             "The output would be identical since softmax doesn't change relative rankings",
-            "The model would train faster but produce the same results",
-            "The values would be processed more efficiently",
+            "The output would be the same up to a constant factor, which later layers undo",
+            "Masking would still work: forbidden scores are set to minus infinity and get weight 0",
             "Weights could be negative, and the output would not be a proper weighted blend of values",
         ],
     ),
 ]
 
 
-def _key_in(notebook_json):
-    """{number: (letter, explanation)} from the hidden tests of the quiz's master notebook."""
-    key = {}
+def _hidden_tests(notebook_json):
+    """{number: (letter, explanation, reasons)} from the hidden tests of the quiz's master notebook."""
+    tests = {}
     for cell in notebook_json["cells"]:
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         if "grade_quiz_answer" not in source or cell["cell_type"] != "code":
             continue
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "grade_quiz_answer":
-                number, letter, explanation = (ast.literal_eval(a) for a in node.args[1:4])
-                key[number] = (letter, explanation)
-    return key
+                number, letter, explanation, reasons = (ast.literal_eval(a) for a in node.args[1:5])
+                tests[number] = (letter, explanation, reasons)
+    return tests
 
 
 @functools.cache
-def course_key():
-    """The key and explanations where the course's master notebook is at hand (self-study), else None."""
+def course_tests():
+    """{number: (letter, explanation, {wrong letter: why it is wrong})} where the course's master notebook is at
+    hand (self-study), else None."""
     try:
-        key = _key_in(json.loads(MASTER.read_text(encoding="utf-8")))
+        tests = _hidden_tests(json.loads(MASTER.read_text(encoding="utf-8")))
     except (OSError, ValueError, SyntaxError):
         return None
-    return key if len(key) == len(QUESTIONS) else None
+    return tests if len(tests) == len(QUESTIONS) else None
+
+
+def course_key():
+    """{number: (letter, explanation)} where the master notebook is at hand, else None."""
+    tests = course_tests()
+    return None if tests is None else {n: (letter, why) for n, (letter, why, _) in tests.items()}
 
 
 def _letter(answer):
@@ -194,16 +213,29 @@ def is_correct(number, letter, key):
     return _letter(letter) is not None and _letter(letter) == key[number][0]
 
 
-def feedback_html(number, letter, key=None):
-    """Right or wrong and why, where the key is at hand; otherwise that the answer is recorded."""
+def _why_not(letter, explanation, reasons):
+    """Why the option picked is wrong, then why the best answer is right."""
+    return f"{reasons.get(letter, '')} The best answer: {explanation}".strip()
+
+
+def feedback_html(number, letter, tests=None):
+    """Right or wrong and why, where the key is at hand (``tests``: :func:`course_tests`); otherwise that the
+    answer is noted for the graded cell."""
     if letter is None:
         return ""
-    if key is None:
-        return f"<p>Recorded: {escape(str(letter))}. Your graded feedback will say whether it is right, and why.</p>"
-    verdict = (
-        "✓ Right." if is_correct(number, letter, key) else f"✗ {escape(str(letter))} is not the best answer."
+    if tests is None:
+        return (
+            f"<p>Chosen: {escape(str(letter))}. Put it in the graded cell below; your graded feedback will say "
+            "whether it is right, and why.</p>"
+        )
+    _, explanation, reasons = tests[number]
+    if is_correct(number, letter, tests):
+        return f"<p><b>✓ Right.</b> {escape(explanation)}</p>"
+    why_not = escape(reasons.get(_letter(letter), ""))
+    return (
+        f"<p><b>✗ {escape(str(letter))} is not the best answer.</b> {why_not}</p>"
+        f"<p><i>The best answer:</i> {escape(explanation)}</p>"
     )
-    return f"<p><b>{verdict}</b> {escape(key[number][1])}</p>"
 
 
 def score(answers, key):
@@ -211,9 +243,15 @@ def score(answers, key):
     return sum(is_correct(n, answers.get(n), key) for n in range(1, len(QUESTIONS) + 1))
 
 
-def _record(answers, key):
+def _graded(answers):
+    # The graded cell's dict names every question, None until answered; a trial dict names only what it tries.
+    return all(n in answers for n in range(1, len(QUESTIONS) + 1))
+
+
+def _record(answers, tests):
+    """Save the graded dict's score: right answers by ``tests``, or None where only grading can tell."""
     answered = sum(_letter(answers.get(n)) is not None for n in range(1, len(QUESTIONS) + 1))
-    progress.record_quiz(score(answers, key) if key else None, len(QUESTIONS), answered)
+    progress.record_quiz(score(answers, tests) if tests else None, len(QUESTIONS), answered)
 
 
 def _valid_letter(answers, number):
@@ -230,47 +268,54 @@ def _valid_letter(answers, number):
 
 
 def check_quiz_answer(answers, number):
-    """The visible test of one question: is it answered with a letter? In self-study, also: is it right?"""
+    """The visible test of one question: is it answered with a letter? In self-study, also: is it right?
+
+    Checking the graded cell's ``answers`` (every question named) saves its score, all 15 questions as they
+    stand, so the saved score is what grading would give; a trial dict such as ``{3: "B"}`` saves nothing.
+    """
     letter = _valid_letter(answers, number)
-    key = None if being_graded() else course_key()
-    _record(answers, key)
-    if key is None:
+    tests = None if being_graded() else course_tests()
+    if _graded(answers):
+        _record(answers, tests)
+    if tests is None:
         print(f"✓ question {number}: answered ({_letter(letter)}). It is scored when your work is graded.")
         return
-    grade_quiz_answer(answers, number, *key[number])
+    grade_quiz_answer(answers, number, *tests[number])
 
 
-def grade_quiz_answer(answers, number, letter, explanation):
-    """The hidden test of one question (one point): right if ``answers[number]`` is ``letter``; says why."""
-    given = _valid_letter(answers, number)
-    if _letter(given) != letter:
-        raise CheckFailure(f"question {number}: {given} is not the best answer. {explanation}")
+def grade_quiz_answer(answers, number, letter, explanation, reasons):
+    """The hidden test of one question (one point): right if ``answers[number]`` is ``letter``; says why, and
+    for a wrong answer why that option is wrong (``reasons``: {wrong letter: reason})."""
+    given = _letter(_valid_letter(answers, number))
+    if given != letter:
+        raise CheckFailure(
+            f"question {number}: {given} is not the best answer. {_why_not(given, explanation, reasons)}"
+        )
     print(f"✓ question {number}: right. {explanation}")
 
 
 def quiz_widget():
-    """All 15 questions with radio buttons: in self-study each answer gets its explanation at once, with a
-    running score; in a class each answer is recorded, for the graded cell below."""
+    """All 15 questions with radio buttons: in self-study each answer gets its explanation at once (for a wrong
+    one, why that option is wrong), with a running score; in a class the choices are gathered into the dict for
+    the graded cell below. Clicks are practice: only the graded cell's checks save the quiz score."""
     if being_graded():
         return None
     import ipywidgets as w
 
     from helpers.widgets import explorer
 
-    key = course_key()
+    tests = course_tests()
     chosen = {}
     total = w.HTML()
     rows = []
 
     def update_total():
         answered = {n: chosen.get(n) for n in range(1, len(QUESTIONS) + 1)}
-        so_far = f"Score: {score(chosen, key)} / {len(QUESTIONS)}" if key else f"Answered: {len(chosen)}"
+        so_far = f"Score: {score(chosen, tests)} / {len(QUESTIONS)}" if tests else f"Answered: {len(chosen)}"
         total.value = (
-            f"<p><b>{so_far}</b> ({len(chosen)} answered). For the graded cell below: "
-            f"<code>answers = {escape(repr(answered))}</code></p>"
+            f"<p><b>{so_far}</b> ({len(chosen)} answered). For the graded cell below, which alone saves your "
+            f"quiz score: <code>answers = {escape(repr(answered))}</code></p>"
         )
-        if chosen:
-            _record(chosen, key)
 
     for number, (question, options) in enumerate(QUESTIONS, start=1):
         buttons = w.RadioButtons(
@@ -282,7 +327,7 @@ def quiz_widget():
 
         def on_choice(change, number=number, feedback=feedback):
             chosen[number] = change["new"]
-            feedback.value = feedback_html(number, change["new"], key)
+            feedback.value = feedback_html(number, change["new"], tests)
             update_total()
 
         buttons.observe(on_choice, names="value")
