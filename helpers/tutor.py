@@ -7,11 +7,15 @@ the scores are cosine similarities, and the answer is drawn from the passages th
 weight (softmax keeps the order of the scores, so the scores alone decide).
 
 An answer is marked ``grounded`` only when the cited section can answer the question: the question is first
-put in the course's own words (``PHRASES``, from ``tutor_phrasings.json``: "blows up" -> overflow, "peek at
-later words" -> causal mask), and then the section must hold most of the question's words (``MIN_COVERAGE``,
+read as typed (``typed``: "whats" as "what's", "atention" as "attention") and put in the course's own words
+(``PHRASES``, from ``tutor_phrasings.json``: "blows up" -> overflow, "peek at later words" -> causal mask, "kv
+cache" -> key/value cache), and then the section must hold most of the question's words (``MIN_COVERAGE``,
 weighted by how rare they are in the course), a good part of them in its title or its questions
 (``MIN_ABOUT``); a question with many words the course never uses is about something else. Otherwise the tutor
 declines instead of guessing. Measured on questions it was not tuned on: ``make bench``.
+
+The answer quotes the passage as its notebook shows it (``Answer.markdown``: tables, formulas for MathJax),
+never a sentence about a code cell's output, which it cannot show.
 
 Deterministic, offline, no model: the passages are in ``course_text.json`` beside this file, generated from
 ``notebooks/`` by ``python -m helpers.tutor notebooks/attention`` (``make release`` does it; a test keeps it in
@@ -19,14 +23,14 @@ step).
 
     from helpers.tutor import ask
     answer = ask("Why do we divide by sqrt(d_k)?")
-    answer.text, answer.sources, answer.grounded
+    answer.text, answer.sources, answer.grounded, answer.markdown
 """
 
 import json
 import math
 import re
 import sys
-from collections import Counter
+from collections import Counter, namedtuple
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -45,7 +49,8 @@ TOPIC = set(
     """attention query key value softmax sigmoid mask causal head weight score token sequence position lookup
     dot product similarity scale scaling sqrt dk d_k d_model d_head temperature transformer embedding matrix
     parallel parallelism recurrent rnn context length layer projection w_q w_k w_v w_o self multi quiz lesson
-    specialis specializ ablation architecture gpt model notebook overflow normalis normaliz blend heatmap""".split()
+    specialis specializ ablation architecture gpt model notebook overflow normalis normaliz blend heatmap cache
+    rotary rope residual blockwise padding""".split()
 )
 
 
@@ -99,7 +104,8 @@ GENERIC = set(
 handle handles decide decides point having have has had put back together apart test tests whether best always
 never represent represents need needs needed don doesn isn aren can't cannot go goes going come comes thing things
 way ways kind sort lot lots bit mean means meant know knows tell show shows shown look looks find found want wants
-try tries give gives take takes still even ever someone something anything everything quite simply""".split()
+try tries give gives take takes still even ever someone something anything everything quite simply basically
+good bad enough okay""".split()
 )
 
 MIN_COVERAGE = 0.6  # the cited section holds at least this share of the question's (rarity-weighted) words
@@ -110,13 +116,26 @@ TITLE_WEIGHT = 1.0  # a question's words in what a section is about count twice 
 
 @dataclass
 class Answer:
+    """``text`` in plain words; ``markdown`` as the notebooks show the passages it quotes (tables, formulas in
+    $...$ for JupyterLab's MathJax, code), and the sources."""
+
     text: str
     sources: list = field(default_factory=list)
     grounded: bool = False
+    markdown: str = field(default="", repr=False)
 
-    def _repr_html_(self):
-        cite = "".join(f"<li>{s}</li>" for s in self.sources)
-        return f"<p>{self.text}</p>" + (f"<p><small>Sources:</small></p><ul>{cite}</ul>" if cite else "")
+    def __post_init__(self):
+        self.markdown = self.markdown or _escaped(self.text)
+
+    # Markdown, not HTML: a front end shows an object's HTML before its Markdown, and only its Markdown goes
+    # through the same renderer (and MathJax) as the notebook's own cells.
+    def _repr_markdown_(self):
+        return self.markdown
+
+
+def _escaped(text):
+    """``text`` as Markdown that shows it as it is."""
+    return re.sub(r"([\\`*_\[\]<>$|#])", r"\\\1", text)
 
 
 # --- building the passages ----------------------------------------------------------------------------------
@@ -141,8 +160,21 @@ LATEX = {
 }
 
 
+RULE = re.compile(r"^\|[-:| ]+\|?\s*$", re.M)  # the line under a table's header
+# Where a code cell stands among a section's Markdown: what it shows is not in the text, and is never quoted.
+CODE_CELL = "<!-- code cell -->"
+
+
+def _row(cells):
+    """A table's row as text: its cells, "; " between them, "." at the end."""
+    text = "; ".join(c.strip() for c in cells.split("|") if c.strip())
+    return text if text.endswith(".") else text + "."
+
+
 def _clean(markdown):
-    text = re.sub(r"<[^>]+>", " ", markdown)  # html tags (hint blocks, ...)
+    text = RULE.sub(" ", markdown)
+    text = re.sub(r"^\|(.*)\|\s*$", lambda m: _row(m[1]), text, flags=re.M)  # rows read as sentences
+    text = re.sub(r"<[^>]+>", " ", text)  # html tags (hint blocks, ...)
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # [link text](target) -> link text
     text = re.sub(r"^> \*\*Difficulty\*\*.*$", " ", text, flags=re.M)  # exercise headers: not content
     text = re.sub(r"\\sqrt\{([^}]*)\}", r"sqrt(\1)", text)
@@ -155,12 +187,15 @@ def _clean(markdown):
 
 
 def _sections(cells):
-    """(heading, [lines]) for each ## or ### section of a notebook's markdown, solutions left out."""
+    """(heading, [lines]) for each ## or ### section of a notebook's markdown, solutions left out; a code cell
+    is a line ``CODE_CELL``, and each cell ends with a blank line."""
     sections = []
     for cell in cells:
+        if cell["cell_type"] == "code" and sections:
+            sections[-1][1].append(CODE_CELL)
         if cell["cell_type"] != "markdown" or cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
             continue
-        for line in "".join(cell["source"]).splitlines():
+        for line in [*"".join(cell["source"]).splitlines(), ""]:
             heading = re.match(r"^#{2,3} (.*)", line)
             if heading:
                 sections.append((_clean(re.sub(r"^\d+\.\s*", "", heading[1])), []))
@@ -177,7 +212,9 @@ def build_passages(folder):
         for section, lines in _sections(json.loads(path.read_text(encoding="utf-8"))["cells"]):
             if section.startswith("Exercise"):
                 continue  # a prompt, not an explanation: citing it answers nothing
-            for line in lines:
+            head = []  # the table's header and rule: each row of terms is shown as a table of one row
+            for before, line in zip(["", *lines], lines):
+                head = [before, line] if RULE.match(line) else head
                 if re.match(r"^\| \*\*(.+?)\*\* \|(.*)\|\s*$", line):
                     cells = [_clean(c) for c in line.strip().strip("|").split("|")]
                     text = f"{cells[0]}: {'; '.join(c for c in cells[1:] if c)}."
@@ -186,12 +223,16 @@ def build_passages(folder):
                             "notebook": path.stem,
                             "section": f"{section}: {cells[0]}",
                             "text": text,
+                            "markdown": "\n".join([*head, line]),
                             "term": True,
                         }
                     )
-            text = _clean("\n".join(lines))
+            text = _clean("\n".join(line for line in lines if line != CODE_CELL))
             if len(text.split()) >= 8 and section not in NOT_EXPLANATIONS:
-                passages.append({"notebook": path.stem, "section": section, "text": text})
+                markdown = "\n".join(lines).strip()
+                passages.append(
+                    {"notebook": path.stem, "section": section, "text": text, "markdown": markdown}
+                )
     return passages
 
 
@@ -213,8 +254,13 @@ def _stem(word):
     return word[:-1] if len(word) > 4 and word.endswith("e") else word
 
 
+# A model and its version are one word: "gpt 4" is not the course's GPT-2, and "llama 3" not Llama 2.
+VERSIONED = re.compile(r"\b(gpt|llama|mistral)[ -]?(\d+)")
+
+
 def terms(text):
-    words = [_stem(w) for w in re.findall(r"[a-z0-9_]+", text.lower()) if w not in STOPWORDS and len(w) > 1]
+    text = VERSIONED.sub(r"\1_\2", text.lower())
+    words = [_stem(w) for w in re.findall(r"[a-z0-9_]+", text) if w not in STOPWORDS and len(w) > 1]
     return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
 
 
@@ -254,14 +300,50 @@ def _embed(counts, position, idf):
     return vector / norm if norm else vector
 
 
+# As students type: "whats", "dont", "cant" are words the course never uses, and such words make a question look
+# off topic; with the apostrophe back they read as "what's" does.
+CONTRACTED = re.compile(
+    r"\b(what|that|there|where|who|how|why|here)s\b|\b(do|does|did|is|are|was|were|ha[sdv]e?|ca|wo)nt\b"
+)
+QUOTES = str.maketrans("\u2018\u2019\u02bc\u00b4\u201c\u201d", "''''\"\"")
+
+
+def typed(question):
+    """The question as the course would write it: lower case, straight quotes, apostrophes back, "??" once."""
+    text = question.translate(QUOTES).lower()
+    text = CONTRACTED.sub(lambda m: f"{m[1]}'s" if m[1] else f"{m[2]}n't", text)
+    text = re.sub(r"\b[a-z]{6,}\b", lambda m: _respelled(m[0]), text)
+    return re.sub(r"([?!.,])\1+", r"\1", text)
+
+
+def _respelled(word):
+    """A word the course never uses that is one slip of the fingers from a topic word ("atention"): that word."""
+    return word if _stem(word) in _index()[1] else _slips().get(word, word)
+
+
+@cache
+def _slips():
+    """{a topic word of six letters or more with a letter left out, one added or two swapped: the word}, for the
+    slips that lead back to one word only. Not a letter changed: "height" is a word, not a slip of "weight"."""
+    found = {}
+    for word in (w for w in TOPIC if len(w) >= 6 and w.isalpha()):
+        cuts = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+        slips = {a + b[1:] for a, b in cuts if b} | {a + b[1] + b[0] + b[2:] for a, b in cuts if len(b) > 1}
+        slips |= {a + c + b for a, b in cuts for c in "abcdefghijklmnopqrstuvwxyz"}
+        for slip in slips - {word}:
+            found.setdefault(slip, set()).add(word)
+    return {slip: words.pop() for slip, words in found.items() if len(words) == 1}
+
+
 def in_course_words(question):
-    """The question, lower-cased, with everyday phrasings replaced by the course's words (``PHRASES``)."""
+    """The question as typed (``typed``), with everyday phrasings and abbreviations replaced by the course's
+    words (``PHRASES``)."""
 
     def replace(match):
         group = next(name for name, found in match.groupdict().items() if found is not None)
         return f" {COURSE_WORDS[int(group[1:])]} "
 
-    return PHRASES.sub(replace, question.lower())
+    return PHRASES.sub(replace, typed(question))
 
 
 def _content(text):
@@ -309,23 +391,120 @@ def coverage(question):
     return held, about, unknown / (unknown + total)
 
 
-def _best_sentences(text, question, count=2):
-    sentences = [s for s in re.split(r"(?<=[.!?])\s+|(?<=[.!?;:])\s+(?=- )|^(?=- )", text) if s.strip()]
-    sentences = [s[2:] if s.startswith("- ") else s for s in sentences]  # list items read as sentences
+# Sentences about what a code cell shows (a printout, a plot, a slider): an answer shows no output, so it never
+# quotes them. Those that name it, those beside a cell that read it ("Each row is a query"), and the sentence
+# that opens a cell (it ends with ":").
+ABOUT_OUTPUT = re.compile(
+    r"\b(printed|prints|drawn as|on the (left|right)|sliders?|with your function|pick a head|move the|drag the"
+    r"|(this|that) picture|(heatmap|plot|figure|picture|output|table|answers) (above|below))\b"
+    r"|^(Measure|Time|Run) (it|both|this)\b",
+    re.I,
+)
+READS_OUTPUT = re.compile(
+    r'^(Each (row|column|diagonal|")|Read it|Zero|Exactly|Mostly|Nearly all|The answer is|One call|The output row'
+    r"|The first \w+ rows)\b"
+)
+MARK = re.compile(r"^\s*(\d+\.|[-*+]|>)\s+")  # a list item's or a quote's mark
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[.!?]\*\*)\s+")
+Unit = namedtuple("Unit", "md plain block mark kind skip")
+
+
+def _blocks(markdown):
+    """[kind, mark, markdown] for each block of a section: "prose" (a paragraph, a list item or a quote, with its
+    mark), "table", "math" (a displayed formula), "code" (a code cell), "gap" (a blank line)."""
+    blocks = [["gap", "", ""]]
+    for line in markdown.splitlines():
+        last, mark = blocks[-1], MARK.match(line)
+        kind = "math" if line.lstrip().startswith("$$") else "table" if line.startswith("|") else "prose"
+        if last[0] == "math" and last[2].count("$$") % 2:  # a formula not closed yet
+            last[2] += "\n" + line
+        elif line == CODE_CELL or not line.strip() or re.fullmatch(r"(\s*<[^>]*>)+\s*", line):
+            blocks.append(["code" if line == CODE_CELL else "gap", "", ""])  # html alone (a hint's frame) too
+        elif kind == last[0] and not mark:  # the same table, formula or paragraph going on
+            last[2] += "\n" + line
+        else:
+            blocks.append([kind, mark[1] if mark else "", line[mark.end() :] if mark else line])
+    return blocks
+
+
+def _units(passage):
+    """What an answer can quote from a passage, in order: each sentence of its prose, each table and formula
+    whole; ``skip`` when it is about an output, or a quoted draft that the course asks students to check."""
+    if passage.get("term"):  # a row of terms: the row, shown as a table of one row
+        return [Unit(passage.get("markdown", passage["text"]), passage["text"], 0, "", "table", False)]
+    blocks = [b for b in _blocks(passage.get("markdown", passage["text"])) if b[0] != "gap"]
+    units = []
+    for n, (kind, mark, md) in enumerate(blocks):
+        if kind == "code":
+            continue
+        beside = {blocks[m][0] for m in (n - 1, n + 1) if 0 <= m < len(blocks)}
+        opens = n + 1 < len(blocks) and blocks[n + 1][0] == "code"
+        masked = re.sub(r"\$\$.+?\$\$|\$[^$]+\$|`[^`]+`", lambda m: "x" * len(m[0]), md, flags=re.S)
+        cuts = [0, *(x for gap in SENTENCE_END.finditer(masked) for x in gap.span()), len(md)]
+        pieces = [md[a:b].strip() for a, b in zip(cuts[::2], cuts[1::2])] if kind == "prose" else [md]
+        for k, piece in enumerate(pieces):
+            plain = _clean(piece)
+            skip = (
+                bool(ABOUT_OUTPUT.search(plain) or "code" in beside and READS_OUTPUT.search(plain))
+                or (opens and k == len(pieces) - 1 and plain.endswith(":"))
+                or mark == ">"
+            )
+            units.append(Unit(piece, plain, n, mark, kind, skip))
+    return [u for u in units if u.plain]
+
+
+def _opens(units, i):
+    """Whether ``units[i]`` opens the next unit, a table, formula or list: it ends with ":" (or no stop at all)."""
+    after = units[i + 1] if i + 1 < len(units) else None
+    return (
+        after is not None
+        and (after.kind != "prose" or after.mark not in ("", ">"))
+        and units[i].plain[-1] not in ".!?"
+    )
+
+
+def _quote(passage, question, count=2):
+    """The passage's best units for ``question``, in its order: as plain text, as Markdown, and whether the
+    Markdown starts with a sentence (which can follow "From the course:" on its line)."""
+    units = _units(passage)
     wanted = set(terms(question))
-    ranked = sorted(range(len(sentences)), key=lambda i: (-len(wanted & set(terms(sentences[i]))), i))
-    chosen = set(ranked[:count])
-    # Never mid-thought: a sentence that leans on the one before it brings that one along.
+    usable = [i for i, u in enumerate(units) if not u.skip] or list(range(len(units)))
+
+    def score(i):
+        return len(wanted & set(terms(units[i].plain)))
+
+    chosen = set(sorted(usable, key=lambda i: (-score(i), i))[:count])
+    # Never mid-thought: a sentence that leans on the one before it brings that one along, and so does a table,
+    # formula or list that the sentence before it opens; sentences about an output are passed over.
     for i in sorted(chosen, reverse=True):
-        while i > 0 and LEANS_BACK.match(sentences[i]):
-            i -= 1
+        while LEANS_BACK.match(units[i].plain) or (
+            i and _opens(units, i - 1) and units[i - 1].block != units[i].block
+        ):
+            i = max((j for j in usable if j < i), default=None)
+            if i is None:
+                break
             chosen.add(i)
-    # A sentence that opens a list ("...are:") ends where the quote does when the list is not quoted.
-    quoted = [
-        sentences[i][:-1] + "." if sentences[i].endswith(":") and i + 1 not in chosen else sentences[i]
-        for i in sorted(chosen)
-    ]
-    return " ".join(quoted)
+    # A sentence that opens a table, a formula or a short list brings it along (unless it is only there to make
+    # up the count); one that opens a longer list ends where the quote does.
+    for i in [i for i in sorted(chosen) if _opens(units, i) and score(i)]:
+        items = next((n for n, u in enumerate(units[i + 1 :]) if u.mark in ("", ">")), len(units) - i - 1)
+        if units[i + 1].kind != "prose":
+            chosen.add(i + 1)
+        elif items <= 4:
+            chosen |= {j for j in range(i + 1, i + 1 + items) if not units[j].skip}
+    plain, groups = [], []  # groups: [block, its first unit, the Markdown of its chosen units]
+    for i in sorted(chosen):
+        unit, first = units[i], not i or units[i - 1].block != units[i].block
+        md, text = unit.md, f"{unit.mark} {unit.plain}" if unit.mark and first else unit.plain
+        if _opens(units, i) and i + 1 not in chosen:
+            md, text = md.rstrip(":") + ".", text.rstrip(":") + "."
+        plain.append(text)
+        if groups and groups[-1][0] == unit.block:
+            groups[-1][2].append(md)
+        else:
+            groups.append([unit.block, unit, [md]])
+    markdown = "\n\n".join((f"{u.mark} " if u.mark else "") + " ".join(mds) for _, u, mds in groups)
+    return " ".join(plain), markdown, groups[0][1].kind == "prose" and not groups[0][1].mark
 
 
 def _cite(passage):
@@ -358,12 +537,20 @@ def ask(question):
     if not order or order[0] != int(np.argmax(score)):  # the best match must itself answer
         return Answer(DECLINE, [], False)
     chosen = [i for i in order[:2] if similarity[i] >= similarity[order[0]] - SECOND_PASSAGE_WITHIN]
-    best = passages[chosen[0]]
-    text = f"From the course: {_best_sentences(best['text'], words)}"
+    plain, quoted, inline = _quote(passages[chosen[0]], words)
+    sources = [_cite(passages[i]) for i in chosen]
     more = " and ".join(
         f'"{passages[i]["section"]}" in notebook {passages[i]["notebook"][:2]}' for i in chosen
     )
-    return Answer(f"{text} Read more in {more}.", [_cite(passages[i]) for i in chosen], True)
+    markdown = "\n\n".join(
+        [
+            ("From the course: " if inline else "From the course:\n\n") + quoted,
+            f"Read more in {_escaped(more)}.",
+            "<small>Sources:</small>",
+            "\n".join(f"- {_escaped(s)}" for s in sources),
+        ]
+    )
+    return Answer(f"From the course: {plain} Read more in {more}.", sources, True, markdown)
 
 
 def tutor_widget():
@@ -382,11 +569,13 @@ def tutor_widget():
         layout=w.Layout(width="70%"),
     )
     button = w.Button(description="Ask", button_style="primary")
-    reply = w.HTML()
+    reply = w.Output()  # shows Markdown as a notebook's cells do: tables, formulas, code
 
     def answer(_=None):
         if question.value.strip():
-            reply.value = ask(question.value)._repr_html_()
+            found = ask(question.value)
+            data = {"text/markdown": found.markdown, "text/plain": found.text}
+            reply.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
 
     button.on_click(answer)
     question.observe(answer, names="value")
