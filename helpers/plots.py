@@ -183,3 +183,67 @@ def plot_window_paths(pairs, paths, radii, full, chain):
     ax.legend(loc="lower left")
     fig.tight_layout()
     plt.show()
+
+
+def transformer_block_svg():
+    """One decoder block as today's models run it (pre-norm): where attention sits, and the residual additions."""
+    width, centre, skip = 520, 170, 330
+    attention_colour, other_colour = "#dbe6f4", "#eeeeee"
+    parts = []
+
+    def box(y, label, colour, note=""):
+        parts.append(
+            f'<rect x="{centre - 120}" y="{y}" width="240" height="30" rx="4" fill="{colour}" stroke="#333"/>'
+            f'<text x="{centre}" y="{y + 19}" text-anchor="middle" {FONT}>{escape(label)}</text>'
+        )
+        if note:
+            parts.append(f'<text x="{centre + 128}" y="{y + 19}" {FONT} fill="#555">{escape(note)}</text>')
+
+    def arrow(y1, y2, x=centre):
+        parts.append(f'<line x1="{x}" y1="{y1}" x2="{x}" y2="{y2 - 6}" stroke="#333"/>')
+        parts.append(f'<path d="M{x - 4},{y2 - 7} L{x + 4},{y2 - 7} L{x},{y2} Z" fill="#333"/>')
+
+    def add(y, split_y, formula):
+        # The residual: the input goes around the sublayer and is added back to its output.
+        parts.append(
+            f'<polyline points="{centre},{split_y} {skip},{split_y} {skip},{y} {centre + 12},{y}" '
+            f'fill="none" stroke="{BAR_COLOUR}" stroke-width="2"/>'
+            f'<circle cx="{centre}" cy="{y}" r="11" fill="white" stroke="#333"/>'
+            f'<text x="{centre}" y="{y + 5}" text-anchor="middle" font-family="sans-serif" font-size="16">+</text>'
+            f'<text x="{skip + 8}" y="{(split_y + y) / 2:.0f}" {FONT} fill="{BAR_COLOUR}">residual:</text>'
+            f'<text x="{skip + 8}" y="{(split_y + y) / 2 + 16:.0f}" {FONT} fill="{BAR_COLOUR}">'
+            f"{escape(formula)}</text>"
+        )
+
+    parts.append(
+        f'<text x="{centre}" y="44" text-anchor="middle" {FONT}>x: one vector per position, (n, d)</text>'
+    )
+    arrow(50, 80)
+    box(80, "normalise (LayerNorm or RMSNorm)", other_colour)
+    arrow(110, 130)
+    box(130, "causal multi-head self-attention", attention_colour)
+    parts.append(
+        f'<text x="{centre}" y="176" text-anchor="middle" {FONT} fill="#555">'
+        "the only step where positions mix</text>"
+    )
+    arrow(180, 199)
+    add(210, 64, "x + attention(norm(x))")
+    arrow(221, 250)
+    box(250, "normalise (LayerNorm or RMSNorm)", other_colour)
+    arrow(280, 300)
+    box(300, "feed-forward network", other_colour)
+    parts.append(
+        f'<text x="{centre}" y="346" text-anchor="middle" {FONT} fill="#555">each position on its own</text>'
+    )
+    arrow(350, 369)
+    add(380, 234, "h + feed_forward(norm(h))")
+    arrow(391, 420)
+    parts.append(
+        f'<text x="{centre}" y="436" text-anchor="middle" {FONT}>to the next block (the same again, L times)</text>'
+    )
+    return _svg(
+        width,
+        450,
+        "".join(parts),
+        "One block of a decoder-only transformer (pre-norm, as in GPT-2 and Llama)",
+    )

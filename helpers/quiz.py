@@ -116,7 +116,7 @@ QUESTIONS = [
         "immediately following the current position. What might explain this?",
         [
             "Softmax gives the most weight to neighbouring positions by default",
-            "The model has a bug in its implementation",
+            "The causal mask makes every head attend to the position after its own",
             "The head learned to focus on next-token prediction as a useful pattern",
             "Attention heads cannot detect positional patterns",
         ],
@@ -126,7 +126,7 @@ QUESTIONS = [
         "actually?",
         [
             "The model's confidence scores for each possible next token",
-            "How much each token matters to the model's final answer",
+            "A fixed ranking of the tokens by importance, learned in training and the same for every input",
             "The information each position passes on to the output",
             "Learned parameters that determine how information flows during computation",
         ],

@@ -65,7 +65,8 @@ def test_stems_and_right_options_are_the_lessons_word_for_word():
     8B. The key/value cache, which lets a model generate every token of a text at once
     9B. Any token can be read, but distant tokens always get less weight
     10A. Softmax gives the most weight to neighbouring positions by default
-    11B. How much each token matters to the model's final answer
+    10B. The causal mask makes every head attend to the position after its own
+    11B. A fixed ranking of the tokens by importance, learned in training and the same for every input
     11C. The information each position passes on to the output
     12A. It is complete: attention returns the value whose key best matches the query, like a dictionary
     12B. The keys are learned in training and stored in the model, as in a database
@@ -80,7 +81,7 @@ def test_stems_and_right_options_are_the_lessons_word_for_word():
     rewritten = {
         (int(n), letter): text for n, letter, text in re.findall(r"^ *(\d+)([A-D])\. (.+)$", doc, re.M)
     }
-    assert len(rewritten) == 23
+    assert len(rewritten) == 24
     lesson = _lesson_questions()
     assert [q for q, _ in quiz.QUESTIONS] == [q for q, _ in lesson]
     for number, ((_, options), (_, originals)) in enumerate(zip(quiz.QUESTIONS, lesson), start=1):
@@ -182,8 +183,9 @@ def test_imprecise_options_are_called_out():
     # 5: distance plays no role only in plain attention; where position comes back in.
     assert "without a mask" in KEY[5][1] and "RoPE" in KEY[5][1]
     assert {(4, 2), (4, 3), (6, 5)} <= set(_cited(KEY[5][1]))
-    # 10: in a causal language model the pattern is a masking bug, option B.
-    assert "masking bug, option B" in KEY[10][1] and "causal language model" in TESTS[10][2]["B"]
+    # 10: in a causal language model the pattern would be a masking bug; B is definitely wrong (the mask's direction).
+    assert "masking bug" in KEY[10][1] and "causal language model" in TESTS[10][2]["B"]
+    assert "hides every later position" in TESTS[10][2]["B"]
     # 11: attention weights are activations, not the model's learned parameters.
     assert "half of it is wrong" in KEY[11][1] and "activations" in KEY[11][1]
 
@@ -194,7 +196,7 @@ def test_key_terms_tell_an_attention_weight_from_a_models_weights():
     (row,) = [
         line for line in terms.splitlines() if line.startswith("| **attention weight ≠ a model's weights** |")
     ]
-    assert "every input" in row and "[01, section 7]" in row and "[04, section 1]" in row
+    assert "every input" in row and "[04, section 1]" in row and "[07, section 5]" in row
 
 
 def test_self_study_checks_say_right_or_wrong_at_once():

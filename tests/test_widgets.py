@@ -1,6 +1,8 @@
 """Widgets and figures: a slider move redraws the figure with the right numbers, unwritten student code gets a
 friendly note instead of a traceback, and nothing interactive is built while nbgrader grades."""
 
+from xml.etree import ElementTree
+
 import ipywidgets
 import numpy as np
 import pytest
@@ -101,6 +103,21 @@ def test_heatmap_labels_rows_columns_and_cells():
     svg = plots.heatmap_svg(np.array([[1.0, 0.0], [0.25, 0.75]]), ["q1", "q2"], ["k1", "k2"], "weights")
     assert svg.count('class="cell-value"') == 4 and ">0.75<" in svg
     assert all(f">{label}<" in svg for label in ["q1", "q2", "k1", "k2", "weights"])
+
+
+def test_every_svg_figure_is_well_formed_xml_with_its_labels():
+    figures = {
+        "bar chart": plots.bar_chart_svg(["a", "b"], [0.5, -0.25], "title"),
+        "heatmap": plots.heatmap_svg(np.eye(2), ["q1", "q2"], ["k1", "k2"], "weights"),
+        "block": plots.transformer_block_svg(),
+    }
+    for svg in figures.values():
+        ElementTree.fromstring(svg)  # a browser shows nothing but an error for malformed SVG
+    texts = [
+        t.text for t in ElementTree.fromstring(figures["block"]).iter("{http://www.w3.org/2000/svg}text")
+    ]
+    assert "causal multi-head self-attention" in texts and texts.count("residual:") == 2
+    assert "x + attention(norm(x))" in texts and "the only step where positions mix" in texts
 
 
 def _sentence():
