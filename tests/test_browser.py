@@ -324,6 +324,15 @@ def test_each_released_notebook_fails_only_in_its_tests(released, name):
         assert widgets, "the notebook's widgets rendered"
 
 
+def test_in_jupyterlab_the_rubric_waits_for_a_written_answer(released):
+    # JupyterLab tells the kernel its notebook (JPY_SESSION_NAME): the rubric cell reads the saved, unwritten
+    # answer and asks for one first, rather than folding the rubric away as it must where it cannot know.
+    nb, _ = released["07_what_attention_weights_are_not"]
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and c.source.strip() == "compare_with_rubric()"]
+    shown = "".join(str(o.get("data", {}).get("text/markdown", "")) for o in cell.outputs)
+    assert shown.startswith("Write your answer in the cell above first") and "Rubric" not in shown, shown
+
+
 def _readout(page):
     text = page.locator("p.readout").first.inner_text()
     return np.array([float(v) for v in re.search(r"weights = \[([^\]]*)\]", text).group(1).split(",")])

@@ -469,24 +469,23 @@ def test_04_a_shift_of_the_sinusoidal_encoding_is_a_turn(monkeypatch_module):
 def test_04_padding_matters_where_pads_are_not_in_the_future(monkeypatch_module):
     prose = _prose(NB04)
     assert "Look again at the first three rows: the padding mask changed none of them" in prose
-    namespace = _run(NB04, "second_layer")
+    namespace = _run(NB04, "nan_rows")
     causal, padding, n = namespace["causal_mask"], namespace["padding"], namespace["target_length"]
     real = int(padding.sum())
     # Right padding: the padding mask changes no real token's row.
     np.testing.assert_array_equal((causal(n) & padding)[:real], causal(n)[:real])
     # Left padding: the pads' rows allow nothing, are nan, and the nan reaches every row of the next layer.
-    assert list(namespace["left_allowed"].sum(axis=-1)) == [0, 0, 1, 2, 3]
-    assert list(np.isnan(namespace["left_weights"]).any(axis=-1)) == [True, True, False, False, False]
-    assert np.isnan(namespace["second_layer"]).any(axis=-1).all()
+    allowed, weights, second_layer = namespace["left_padded"]()
+    assert list(allowed.sum(axis=-1)) == [0, 0, 1, 2, 3]
+    assert list(np.isnan(weights).any(axis=-1)) == [True, True, False, False, False]
+    assert np.isnan(second_layer).any(axis=-1).all()
     assert "the two pad rows are nan" in prose and "their outputs are nan too" in prose
 
 
-def test_05_heads_keep_the_arithmetic_and_multiply_the_weights(capsys, monkeypatch_module):
+def test_05_heads_keep_the_arithmetic_and_multiply_the_weights(monkeypatch_module):
     prose = _prose(NB05)
     assert "The same arithmetic, 64 times the weights" in prose
-    capsys.readouterr()
-    _run(NB05, "cost_of_heads")  # the cell prints its table
-    rows = _table(capsys.readouterr().out, "heads |")
+    rows = _table(_run(NB05, "cost_of_heads")["cost_of_heads"](), "heads |")
     heads = [int(row[0]) for row in rows]
     multiply_adds = [int(row[1].replace(",", "")) for row in rows]
     stored = [int(row[2].replace(",", "")) for row in rows]
