@@ -9,8 +9,10 @@ so the student package ships answers to fixed inputs, never the code that comput
 The specific checks live in :mod:`helpers.checks`. Students call, e.g., ``check_softmax(softmax)`` right after
 writing ``softmax``. The nbgrader test cells call the same functions, so the message in nbgrader's feedback is
 the message the student saw while working.
-``hidden=True`` runs the extra cases of the hidden tests (computed at grading time, never shipped); their
-messages never show the expected answer.
+``hidden=True`` runs the extra cases of the hidden tests (computed at grading time, never shipped), and the few
+properties that a slip within every case's tolerance would pass; their messages never show the expected answer.
+When no known mistake matches a wrong answer, its form still speaks: a wrong shape, nan or float32 gets a hint
+of its own (:func:`_unnamed_hint`) before the generic one.
 """
 
 import contextlib
@@ -57,6 +59,7 @@ class Spec:
     properties: list  # functions (fn) -> None or (description, hint); run after the visible cases
     error_hint: Callable  # (case, exception) -> hint for a function that raised
     returns: tuple = ()  # names of the values a function returns as a tuple, for messages: ("output", "weights")
+    hidden_properties: list = field(default_factory=list)  # properties that run after the hidden cases too
 
 
 # --- check data: arrays as JSON, exactly --------------------------------------------------------------------
@@ -251,6 +254,96 @@ NOT_IMPLEMENTED = "`{name}` is not implemented yet: replace `raise NotImplemente
 GENERIC_HINT = "compare your code with the formula in the text above, one step at a time."
 
 
+# --- what an answer that no known mistake explains still shows: its form ---
+
+
+def _shape_hint(got, expected):
+    """What a wrong shape says about the code that made it, or None."""
+    squeezed = tuple(n for n in got if n != 1)
+    if len(got) > len(expected) and squeezed == tuple(n for n in expected if n != 1):
+        return (
+            f"your result has an extra axis of length 1, {got} where {expected} is expected. An axis added for a "
+            "product (`[..., None, :]`, a row of shape (1, n)) stays until you take it away: index it away once "
+            "the product is done."
+        )
+    if len(got) < len(expected) and squeezed == tuple(n for n in expected if n != 1):
+        return (
+            f"an axis of length 1 went missing, {got} where {expected} is expected. `.squeeze()` drops every axis "
+            "of length 1, not only the one you added: here a real axis (a single key, a single position) happens "
+            "to have length 1. Index away only the axis you added, or squeeze only that axis."
+        )
+    if len(got) == len(expected) >= 2 and got == (*expected[:-2], expected[-1], expected[-2]):
+        return (
+            f"your result is transposed, {got} where {expected} is expected: its last two axes are swapped. Each "
+            "row is one query (or position), each column one key (or feature): a transpose is one too many, or "
+            "missing."
+        )
+    if sorted(got) == sorted(expected):
+        return (
+            f"the right axes in the wrong order, {got} where {expected} is expected. An axis counted from the "
+            "front (axis=0, X.T, np.concatenate, np.stack or np.split over the first axis) lands on a batch axis "
+            "when there is one: count axes from the end (-1, -2, -3) so that any batch axes stay in front."
+        )
+    extra = list(got)
+    for n in expected:
+        if n in extra:
+            extra.remove(n)
+    if len(got) > len(expected) and tuple(sorted(extra)) == tuple(sorted(expected[: len(extra)])):
+        return (
+            f"every sequence of the batch met every other one: {got} where {expected} is expected, the batch "
+            "axes twice. np.dot, np.inner, and `@` with a transposed batch pair each sequence with all the others; "
+            "`@` (np.matmul) with the batch axes in front, or np.einsum with '...', keeps them apart."
+        )
+    if len(got) < len(expected) and got[-1:] == expected[-1:] and np.prod(got) == np.prod(expected):
+        return (
+            f"the batch axes were merged into one, {got} where {expected} is expected, as a reshape to (-1, ...) "
+            "does. Keep the axes you do not mean to change: reshape to (*batch, ...), with batch the axes in front "
+            "of those you change, as they came."
+        )
+    return None
+
+
+NAN_HINT = (
+    "your result has nan where the answer is a number. In numpy nan comes from 0 / 0 (every exp of a row "
+    "underflowed to 0, say after subtracting a max larger than the row's own), from -inf - (-inf) (a row whose "
+    "scores are all masked, or a running max still at -inf), or from 0 * inf (a 0/1 mask multiplied by -inf): "
+    "find which your code can do."
+)
+INF_HINT = (
+    "your result has inf where the answer is a number: exp overflows to inf above about 709 in float64, and a "
+    "huge number divided by 0 is inf. Subtract each row's max before exp."
+)
+FLOAT32_HINT = (
+    "your result is float32, which keeps about 7 significant digits: the checks compare to float64's 16. "
+    "Compute in float64, numpy's default: a float32 array, or a dtype=np.float32 on the way, rounds every step."
+)
+
+
+def _unnamed_hint(got, expected, names=()):
+    """The hint for a wrong answer that no known mistake explains, from its form (shape, nan, dtype), or None."""
+    a, b = _arrays(got), _arrays(expected)
+    if a is None or b is None:
+        return None
+    if len(a) != len(b) and len(b) == 1:
+        return "return one array, not a tuple of them."
+    if len(a) != len(b):
+        wanted = f" ({', '.join(names)})" if len(names) == len(b) else ""
+        return f"return {len(b)} values{wanted}, in that order: `return a, b` returns the tuple (a, b)."
+    for x, y, raw in zip(a, b, _as_tuple(got)):
+        if x.shape != y.shape:
+            return _shape_hint(x.shape, y.shape)
+        if np.allclose(x, y, rtol=RTOL, atol=ATOL):
+            continue
+        if np.any(np.isnan(x) & ~np.isnan(y)):
+            return NAN_HINT
+        if np.any(np.isinf(x) & np.isfinite(y)):
+            return INF_HINT
+        if getattr(raw, "dtype", None) == np.float32:
+            return FLOAT32_HINT
+        return None
+    return None
+
+
 def _run_case(fn, spec, case, hidden):
     inputs = [(f"{k}=", v) for k, v in zip(spec.arg_names, case.args)] + [
         (f"{k}=", v) for k, v in case.kwargs.items()
@@ -269,7 +362,7 @@ def _run_case(fn, spec, case, hidden):
     expected = case.expected
     problem = _describe_difference(got, expected, spec.returns)
     if problem:
-        hint = _diagnose(spec, case, got) or GENERIC_HINT
+        hint = _diagnose(spec, case, got) or _unnamed_hint(got, expected, spec.returns) or GENERIC_HINT
         _fail(spec, case, problem, hint, hidden, inputs + [("expected:", expected), ("got:", got)])
 
 
@@ -280,18 +373,17 @@ def run_check(fn, spec, hidden=False):
     cases = spec.hidden_cases() if hidden else spec.cases()
     for case in cases:
         _run_case(fn, spec, case, hidden)
-    if not hidden:
-        for prop in spec.properties:
-            try:
-                with np.errstate(all="ignore"):
-                    result = prop(fn)
-            except Exception as exc:
-                result = (f"it raised {type(exc).__name__}: {exc}", GENERIC_HINT)
-            if result:
-                problem, hint = result
-                raise CheckFailure(f"{spec.name} failed the property check: {problem}.\n  Hint: {hint}")
-    n = len(cases) + (0 if hidden else len(spec.properties))
-    print(f"✓ {spec.name}: all {n} {'hidden ' if hidden else ''}checks passed.")
+    properties = spec.hidden_properties if hidden else spec.properties
+    for prop in properties:
+        try:
+            with np.errstate(all="ignore"):
+                result = prop(fn)
+        except Exception as exc:
+            result = (f"it raised {type(exc).__name__}: {exc}", GENERIC_HINT)
+        if result:
+            problem, hint = result
+            raise CheckFailure(f"{spec.name} failed the property check: {problem}.\n  Hint: {hint}")
+    print(f"✓ {spec.name}: all {len(cases) + len(properties)} {'hidden ' if hidden else ''}checks passed.")
     if not hidden:
         progress.record_check(spec.name, fn)
 
@@ -312,6 +404,22 @@ def mask_index_error(exc):
     return None
 
 
+def mask_transposed_error(case, exc):
+    """The hint for a mask used transposed, (n_k, n_q) against scores (n_q, n_k), where the error names that
+    shape, else None."""
+    mask = case.kwargs.get("mask")
+    if mask is None or np.ndim(mask) < 2 or not shape_error(exc):
+        return None
+    turned = np.swapaxes(mask, -1, -2).shape
+    if turned != np.shape(mask) and str(turned).replace(" ", "") in str(exc).replace(" ", ""):
+        return (
+            "the mask was transposed. It comes as the scores do, one row per query and one column per key, "
+            "(..., n_q, n_k) (a padding mask has a single row, (..., 1, n_k), that every query shares): use it "
+            "as it is given."
+        )
+    return None
+
+
 def shape_error(exc):
     text = str(exc)
     return isinstance(exc, ValueError | IndexError) and any(
@@ -321,21 +429,38 @@ def shape_error(exc):
 
 def not_distribution(w, axis=-1):
     """Describe how ``w`` fails to be non-negative weights summing to 1 along ``axis``, or None."""
+    float32 = getattr(w, "dtype", None) == np.float32
     w = np.asarray(w, dtype=float)
     if not np.all(np.isfinite(w)):
         return "some weights are nan or inf"
     if np.any(w < 0):
         return "some weights are negative"
     sums = w.sum(axis=axis)
-    if not np.allclose(sums, 1.0, rtol=1e-9, atol=1e-12):
+    # float64 rounding leaves a sum of a few weights off 1 by about 1e-16: anything past 1e-12 was put there.
+    if not np.allclose(sums, 1.0, rtol=1e-12, atol=1e-14):
         worst = float(sums.ravel()[np.argmax(np.abs(sums.ravel() - 1.0))])
         if abs(worst - 1.0) < 1e-3:  # nearly 1: rounding would print 1.0 and hide the problem
+            off = f"weights along axis {axis} sum to {worst!r}, off by {abs(worst - 1.0):.1e}"
+            if float32:
+                return f"{off}: they were computed in float32, which keeps about 7 digits (float64 keeps 16)"
             return (
-                f"weights along axis {axis} sum to {worst!r}, off by {abs(worst - 1.0):.1e}, where float64 "
-                "arithmetic is off by about 1e-16 (was something computed in float32?)"
+                f"{off}, where float64 arithmetic is off by about 1e-16: something small was added to the sum "
+                "before dividing (an epsilon 'for safety', + 1e-8?), or a step ran in float32"
             )
         return f"weights along axis {axis} sum to {np.round(sums.ravel()[:3], 4)}..., not 1"
     return None
+
+
+NEARLY_ONE_HINT = (
+    "divide each exp by the plain sum of its row's exps, in float64. Once each row's max is subtracted that sum "
+    "is at least 1 (the max's own exp(0)), so it is never 0 and needs no epsilon."
+)
+
+
+def distribution_hint(problem, otherwise):
+    """The hint for ``not_distribution``'s ``problem``: sums off by a hair come from an epsilon or from float32,
+    not from a wrong axis (``otherwise``)."""
+    return NEARLY_ONE_HINT if " off by " in problem else otherwise
 
 
 def future_leaks(outputs, X):

@@ -40,8 +40,10 @@ def _decode_prop_causal(fn):
 def _path_error_hint(case, exc):
     if isinstance(exc, TookTooLong) and len(case.args[0]) < 50:
         return (
-            "on this mask some pairs are never connected, so a loop that waits until every pair is connected "
-            "never ends. Stop when a hop adds no new pair."
+            "your loop waits for something that never comes. Waiting until every pair is connected cannot work "
+            "where some pairs are never connected (under a causal mask, say); and integer path counts keep "
+            "growing with every hop after the pattern of connected pairs has settled, so two hops' counts are "
+            "never equal. Stop when a hop adds no new pair: compare True/False patterns."
         )
     if isinstance(exc, TookTooLong):
         return (
@@ -59,7 +61,8 @@ def _blockwise_error_hint(case, exc):
     if isinstance(exc, MemoryError):
         return (
             "your function ran out of memory: it builds the whole n_q x n_k score matrix, or another array as "
-            "large. Build the scores of one block of keys at a time, and keep only running sums between blocks."
+            "large (a block of queries against every key is as large when there are as many queries as the block "
+            "holds). Build the scores of one block of keys at a time, and keep only running sums between blocks."
         )
     if shape_error(exc) and np.ndim(case.kwargs.get("mask")) > 2:
         return (
@@ -110,6 +113,33 @@ def _blockwise_prop_memory(fn):
     return None
 
 
+def _blockwise_prop_few_queries(fn):
+    """Few queries, many keys: one query (or a block of queries) at a time against every key still holds whole rows
+    of scores, n_k wide. A copy of K or V is n_k wide too, but grows with the features where a row of scores does
+    not: measured at two widths, the part of the peak that does not grow is the scores'."""
+    if getattr(fn, "runs_elsewhere", False):
+        return None
+    r = np.random.default_rng(28)
+    n_q, n_k, block, widths = 2, 32768, 128, (1, 9)
+    peaks = []
+    for width in widths:
+        Q, K, V = r.normal(size=(n_q, width)), r.normal(size=(n_k, width)), r.normal(size=(n_k, width))
+        peaks.append(peak_bytes(fn, Q, K, V, block))
+    per_feature = (peaks[1] - peaks[0]) / (widths[1] - widths[0])
+    not_growing = peaks[0] - per_feature * widths[0]
+    row = n_k * 8  # one query's float64 scores for every key
+    if not_growing > row / 2:
+        return (
+            f"with {n_q} queries, {n_k:,} keys and blocks of {block}, it held {not_growing / 2**20:.2f} MiB at its "
+            f"peak that do not grow with the features, where one query's scores for every key take "
+            f"{row / 2**20:.2f} MiB",
+            "one query (or one block of queries) at a time against every key still builds a row of n_k scores: "
+            "take the blocks over the keys, (..., n_q, block_size) scores for every query at once, and keep only "
+            "the running maximum, sum and output between blocks.",
+        )
+    return None
+
+
 ARG_NAMES = {
     "max_path_length": ["mask"],
     "decode_step": ["x_t", "k_cache", "v_cache", "W_q", "W_k", "W_v"],
@@ -118,7 +148,11 @@ ARG_NAMES = {
 PROPERTIES = {
     "max_path_length": [],
     "decode_step": [_decode_prop_causal],
-    "blockwise_attention": [_blockwise_prop_any_block_size, _blockwise_prop_memory],
+    "blockwise_attention": [
+        _blockwise_prop_any_block_size,
+        _blockwise_prop_memory,
+        _blockwise_prop_few_queries,
+    ],
 }
 ERROR_HINTS = {
     "max_path_length": _path_error_hint,

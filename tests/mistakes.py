@@ -1208,11 +1208,11 @@ SAME_MISTAKE = {
     ("softmax", "shift_by_half_the_max"): "no_max_subtraction",
 }
 
-# Right values, all the memory: no stored case tells it apart. The check's memory property does where the function
+# Right values, all the memory: no stored case tells it apart. The check's memory properties do where the function
 # runs in the check's own process (self-study); while grading, a hidden case whose whole score matrix cannot fit in
-# the grading kernel's memory does.
+# the grading kernel's memory does, for all but one query at a time (FITS_WHILE_GRADING).
 MEMORY_MISTAKES = {
-    "blockwise_attention": (
+    ("blockwise_attention", "whole_matrix"): (
         """
 def blockwise_attention(Q, K, V, block_size, mask=None):
     scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(K.shape[-1])
@@ -1223,7 +1223,44 @@ def blockwise_attention(Q, K, V, block_size, mask=None):
 """,
         "one block of keys at a time",
     ),
+    # Blocks of block_size queries, each against every key: with as many queries as a block, the whole matrix.
+    ("blockwise_attention", "query_blocks"): (
+        """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    n_q, d_k = Q.shape[-2:]
+    outs = []
+    for start in range(0, n_q, block_size):
+        rows = slice(start, start + block_size)
+        s = Q[..., rows, :] @ np.swapaxes(K, -1, -2) / np.sqrt(d_k)
+        if mask is not None:
+            m = np.broadcast_to(mask, mask.shape[:-2] + (n_q, K.shape[-2]))
+            s = np.where(m[..., rows, :], s, -np.inf)
+        s = np.exp(s - s.max(axis=-1, keepdims=True))
+        outs.append((s / s.sum(axis=-1, keepdims=True)) @ V)
+    return np.concatenate(outs, axis=-2)
+""",
+        "one block of keys at a time",
+    ),
+    ("blockwise_attention", "query_rows"): (
+        """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    n_q, d_k = Q.shape[-2:]
+    outs = []
+    for i in range(n_q):
+        s = Q[..., i:i + 1, :] @ np.swapaxes(K, -1, -2) / np.sqrt(d_k)
+        if mask is not None:
+            m = np.broadcast_to(mask, mask.shape[:-2] + (n_q, K.shape[-2]))
+            s = np.where(m[..., i:i + 1, :], s, -np.inf)
+        s = np.exp(s - s.max(axis=-1, keepdims=True))
+        outs.append((s / s.sum(axis=-1, keepdims=True)) @ V)
+    return np.concatenate(outs, axis=-2)
+""",
+        "still builds a row of n_k scores",
+    ),
 }
+# One query at a time holds one row of scores, no larger than K itself: it fits in the grading kernel, where the
+# function runs out of the memory property's sight, so only self-study's instant check names it.
+FITS_WHILE_GRADING = {("blockwise_attention", "query_rows")}
 
 # The mask handed to every head as it came, without a heads axis: right for one (n, n) mask shared by the batch,
 # wrong for a mask per sequence (batch, n, n), silently when the batch is as large as the number of heads.
@@ -1419,4 +1456,1091 @@ def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask
 """,
         "so split them into num_kv_heads heads",
     ),
+}
+
+
+# Found by a second student walkthrough (80 wrong implementations, 27 right ones): blind spots that passed,
+# mistakes that got the generic hint or another mistake's. Each now gets its own.
+MISTAKES["similarity_scores"] |= {
+    "squeezed": (
+        """
+def similarity_scores(query, keys):
+    return (keys @ query[..., None]).squeeze()
+""",
+        "`.squeeze()` drops every axis of length 1",
+    ),
+    "inner": (
+        """
+def similarity_scores(query, keys):
+    return np.inner(keys, query)
+""",
+        "np.inner(keys, query) does the same",
+    ),
+    "float32": (
+        """
+def similarity_scores(query, keys):
+    return np.einsum("...nd,...d->...n", keys.astype(np.float32), query.astype(np.float32))
+""",
+        "your result is float32",
+    ),
+}
+MISTAKES["soft_lookup"] |= {
+    "normalised_over_the_batch": (
+        """
+def soft_lookup(query, keys, values):
+    e = np.exp(similarity_scores(query, keys))
+    weights = e / e.sum()
+    return (weights[..., None] * values).sum(axis=-2)
+""",
+        "you normalised over the whole batch",
+    ),
+    "scaled": (
+        """
+def soft_lookup(query, keys, values):
+    weights = softmax(similarity_scores(query, keys) / np.sqrt(query.shape[-1]))
+    return (weights[..., None] * values).sum(axis=-2)
+""",
+        "you divided the scores by sqrt(d)",
+    ),
+}
+MISTAKES["softmax"] |= {
+    "clipped": (
+        """
+def softmax(x, axis=-1):
+    e = np.exp(np.clip(x, -500, 500))
+    return e / e.sum(axis=axis, keepdims=True)
+""",
+        "you clipped the scores",
+    ),
+    "epsilon": (
+        """
+def softmax(x, axis=-1):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / (e.sum(axis=axis, keepdims=True) + 1e-8)
+""",
+        "an epsilon 'for safety'",
+    ),
+    "small_epsilon": (
+        """
+def softmax(x, axis=-1):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / (e.sum(axis=axis, keepdims=True) + 1e-10)
+""",
+        "an epsilon 'for safety'",
+    ),
+    "sum_along_last_axis": (
+        """
+def softmax(x, axis=-1):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+""",
+        "but the sum along the last axis",
+    ),
+    "not_divided": (
+        """
+def softmax(x, axis=-1):
+    return np.exp(x - np.max(x, axis=axis, keepdims=True))
+""",
+        "without dividing by their sum",
+    ),
+}
+MISTAKES["scaled_dot_product_attention"] |= {
+    "scale_by_axis_1": (
+        """
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = softmax(scores)
+    return weights @ V, weights
+""",
+        "you scaled by sqrt(Q.shape[1])",
+    ),
+    "additive_mask_times_inf": (
+        """
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = scores + (~mask) * -np.inf
+    weights = softmax(scores)
+    return weights @ V, weights
+""",
+        "0 * -inf = nan",
+    ),
+    "np_dot_on_batch": (
+        """
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    scores = np.dot(Q, np.swapaxes(K, -1, -2)) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = softmax(scores)
+    return np.dot(weights, V), weights
+""",
+        "np.dot pairs every sequence",
+    ),
+    "weights_transposed": (
+        """
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = softmax(scores)
+    return weights @ V, np.swapaxes(weights, -1, -2)
+""",
+        "you returned the weights transposed",
+    ),
+    "scaled_after_softmax": (
+        """
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2)
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = softmax(scores) / np.sqrt(Q.shape[-1])
+    return weights @ V, weights
+""",
+        "divided the weights by sqrt(d_k) after the softmax",
+    ),
+    "finite_fill": (
+        """
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -100.0)
+    weights = softmax(scores)
+    return weights @ V, weights
+""",
+        "not exactly 0",
+    ),
+    "mask_after_softmax_renormalised": (
+        """
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    weights = softmax(Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1]))
+    if mask is not None:
+        weights = weights * mask
+        weights = weights / weights.sum(axis=-1, keepdims=True)
+    return weights @ V, weights
+""",
+        "divided by what was left",
+    ),
+}
+MISTAKES["causal_mask"] |= {
+    "additive_float_mask": (
+        """
+def causal_mask(n):
+    return np.triu(np.full((n, n), -np.inf), k=1)
+""",
+        "an additive mask of floats",
+    ),
+    "list": (
+        """
+def causal_mask(n):
+    return [[j <= i for j in range(n)] for i in range(n)]
+""",
+        "a list has no ~ or .T",
+    ),
+    "mirrored": (
+        """
+def causal_mask(n):
+    return np.fliplr(np.tril(np.ones((n, n), dtype=bool)))
+""",
+        "mirrored left to right",
+    ),
+}
+MISTAKES["positional_encoding"] |= {
+    "exponent_over_pair_index": (
+        """
+def positional_encoding(n, d):
+    angles = np.arange(n)[:, None] / 10000 ** (np.arange(d // 2) / d)
+    pe = np.zeros((n, d))
+    pe[:, 0::2] = np.sin(angles)
+    pe[:, 1::2] = np.cos(angles)
+    return pe
+""",
+        "You used i/d",
+    ),
+    "exponent_over_d_minus_1": (
+        """
+def positional_encoding(n, d):
+    angles = np.arange(n)[:, None] / 10000 ** (np.arange(0, d, 2) / (d - 1))
+    pe = np.zeros((n, d))
+    pe[:, 0::2] = np.sin(angles)
+    pe[:, 1::2] = np.cos(angles)
+    return pe
+""",
+        "You divided by d - 1",
+    ),
+    "integer_division": (
+        """
+def positional_encoding(n, d):
+    angles = np.arange(n)[:, None] / 10000 ** (np.arange(0, d, 2) // d)
+    pe = np.zeros((n, d))
+    pe[:, 0::2] = np.sin(angles)
+    pe[:, 1::2] = np.cos(angles)
+    return pe
+""",
+        "is an integer division",
+    ),
+    "transposed": (
+        """
+def positional_encoding(n, d):
+    angles = np.arange(n)[None, :] / 10000 ** (np.arange(0, d, 2)[:, None] / d)
+    pe = np.zeros((d, n))
+    pe[0::2] = np.sin(angles)
+    pe[1::2] = np.cos(angles)
+    return pe
+""",
+        "your result is transposed",
+    ),
+    "integer_array": (
+        """
+def positional_encoding(n, d):
+    angles = np.arange(n)[:, None] / 10000 ** (np.arange(0, d, 2) / d)
+    pe = np.zeros((n, d), dtype=int)
+    pe[:, 0::2] = np.sin(angles)
+    pe[:, 1::2] = np.cos(angles)
+    return pe
+""",
+        "your array holds integers",
+    ),
+    "float32": (
+        """
+def positional_encoding(n, d):
+    angles = np.arange(n)[:, None] / 10000 ** (np.arange(0, d, 2) / d)
+    pe = np.zeros((n, d), dtype=np.float32)
+    pe[:, 0::2] = np.sin(angles)
+    pe[:, 1::2] = np.cos(angles)
+    return pe
+""",
+        "has dtype float32, not float64",
+    ),
+    "float32_angles": (
+        """
+def positional_encoding(n, d):
+    pos = np.arange(n, dtype=np.float32)[:, None]
+    angles = pos / np.float32(10000) ** (np.arange(0, d, 2, dtype=np.float32) / np.float32(d))
+    pe = np.zeros((n, d), dtype=np.float32)
+    pe[:, 0::2] = np.sin(angles)
+    pe[:, 1::2] = np.cos(angles)
+    return pe
+""",
+        "your result is float32",
+    ),
+}
+MISTAKES["rotary_embedding"] |= {
+    "cos_and_sin_swapped": (
+        """
+def rotary_embedding(X, positions, base=10000.0):
+    d = X.shape[-1]
+    theta = np.outer(positions, base ** (-np.arange(0, d, 2) / d))
+    x1, x2 = X[..., 0::2], X[..., 1::2]
+    out = np.empty(X.shape)
+    out[..., 0::2] = x1 * np.sin(theta) - x2 * np.cos(theta)
+    out[..., 1::2] = x1 * np.cos(theta) + x2 * np.sin(theta)
+    return out
+""",
+        "cos and sin swapped places",
+    ),
+    "second_from_turned_first": (
+        """
+def rotary_embedding(X, positions, base=10000.0):
+    d = X.shape[-1]
+    theta = np.outer(positions, base ** (-np.arange(0, d, 2) / d))
+    out = X.copy()
+    out[..., 0::2] = X[..., 0::2] * np.cos(theta) - X[..., 1::2] * np.sin(theta)
+    out[..., 1::2] = out[..., 0::2] * np.sin(theta) + X[..., 1::2] * np.cos(theta)
+    return out
+""",
+        "from the first one already turned",
+    ),
+    "multiplied_by_the_rate": (
+        """
+def rotary_embedding(X, positions, base=10000.0):
+    d = X.shape[-1]
+    theta = np.outer(positions, base ** (np.arange(0, d, 2) / d))
+    x1, x2 = X[..., 0::2], X[..., 1::2]
+    out = np.empty(X.shape)
+    out[..., 0::2] = x1 * np.cos(theta) - x2 * np.sin(theta)
+    out[..., 1::2] = x1 * np.sin(theta) + x2 * np.cos(theta)
+    return out
+""",
+        "You multiplied by base^(+2i/d)",
+    ),
+    "exponent_over_d_minus_1": (
+        """
+def rotary_embedding(X, positions, base=10000.0):
+    d = X.shape[-1]
+    theta = np.outer(positions, base ** (-np.arange(0, d, 2) / (d - 1)))
+    x1, x2 = X[..., 0::2], X[..., 1::2]
+    out = np.empty(X.shape)
+    out[..., 0::2] = x1 * np.cos(theta) - x2 * np.sin(theta)
+    out[..., 1::2] = x1 * np.sin(theta) + x2 * np.cos(theta)
+    return out
+""",
+        "You divided by d - 1",
+    ),
+    "base_ignored": (
+        """
+def rotary_embedding(X, positions, base=10000.0):
+    d = X.shape[-1]
+    theta = np.outer(positions, 10000.0 ** (-np.arange(0, d, 2) / d))
+    x1, x2 = X[..., 0::2], X[..., 1::2]
+    out = np.empty(X.shape)
+    out[..., 0::2] = x1 * np.cos(theta) - x2 * np.sin(theta)
+    out[..., 1::2] = x1 * np.sin(theta) + x2 * np.cos(theta)
+    return out
+""",
+        "the base argument was ignored",
+    ),
+}
+MISTAKES["self_attention"] |= {
+    "always_causal": (
+        """
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    if mask is None:
+        n = X.shape[-2]
+        mask = np.tril(np.ones((n, n), dtype=bool))
+    return scaled_dot_product_attention(X @ W_q, X @ W_k, X @ W_v, mask)
+""",
+        "with no mask (mask=None)",
+    ),
+    "scaled_twice": (
+        """
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    Q = X @ W_q / np.sqrt(W_q.shape[-1])
+    return scaled_dot_product_attention(Q, X @ W_k, X @ W_v, mask)
+""",
+        "scales twice",
+    ),
+    "output_only": (
+        """
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    out, _ = scaled_dot_product_attention(X @ W_q, X @ W_k, X @ W_v, mask)
+    return out
+""",
+        "return 2 values (the output, the weights)",
+    ),
+    "one_max_for_all": (
+        """
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    Q, K, V = X @ W_q, X @ W_k, X @ W_v
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    e = np.exp(scores - scores.max())
+    w = e / e.sum(axis=-1, keepdims=True)
+    return w @ V, w
+""",
+        "one max for all the scores",
+    ),
+}
+MISTAKES["cross_attention"] |= {
+    "mask_inverted": (
+        """
+def cross_attention(X, memory, W_q, W_k, W_v, mask=None):
+    if mask is not None:
+        mask = ~mask
+    return scaled_dot_product_attention(X @ W_q, memory @ W_k, memory @ W_v, mask)
+""",
+        "key_padding_mask is the other way round",
+    ),
+    "values_from_keys": (
+        """
+def cross_attention(X, memory, W_q, W_k, W_v, mask=None):
+    return scaled_dot_product_attention(X @ W_q, memory @ W_k, memory @ W_k, mask)
+""",
+        "the values came from W_k",
+    ),
+    "queries_from_memory": (
+        """
+def cross_attention(X, memory, W_q, W_k, W_v, mask=None):
+    return scaled_dot_product_attention(memory @ W_q, memory @ W_k, memory @ W_v, mask)
+""",
+        "the queries came from memory too",
+    ),
+    "mask_transposed": (
+        """
+def cross_attention(X, memory, W_q, W_k, W_v, mask=None):
+    if mask is not None:
+        mask = np.swapaxes(mask, -1, -2)
+    return scaled_dot_product_attention(X @ W_q, memory @ W_k, memory @ W_v, mask)
+""",
+        "the mask was transposed",
+    ),
+}
+MISTAKES["split_heads"] |= {
+    "heads_axis_in_front": (
+        """
+def split_heads(X, num_heads):
+    if X.shape[-1] % num_heads:
+        raise ValueError("d_model is not divisible by num_heads")
+    return np.array(np.split(X, num_heads, axis=-1))
+""",
+        "the right axes in the wrong order",
+    ),
+    "one_sequence_only": (
+        """
+def split_heads(X, num_heads):
+    n, d_model = X.shape[-2:]
+    if d_model % num_heads:
+        raise ValueError("d_model is not divisible by num_heads")
+    return X.reshape(n, num_heads, d_model // num_heads).transpose(1, 0, 2)
+""",
+        "leaves the batch out",
+    ),
+}
+MISTAKES["combine_heads"] |= {
+    "concatenate_along_axis_0": (
+        """
+def combine_heads(X):
+    return np.concatenate(X, axis=-1)
+""",
+        "take X apart along its first axis",
+    ),
+    "hstack": (
+        """
+def combine_heads(X):
+    return np.hstack(X)
+""",
+        "take X apart along its first axis",
+    ),
+    "batch_flattened": (
+        """
+def combine_heads(X):
+    h, n, d_head = X.shape[-3:]
+    return np.swapaxes(X, -3, -2).reshape(-1, h * d_head)
+""",
+        "the batch axes were merged into one",
+    ),
+}
+MISTAKES["multi_head_attention"] |= {
+    "weights_averaged": (
+        """
+def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    Q, K, V = (split_heads(X @ W, num_heads) for W in (W_q, W_k, W_v))
+    if mask is not None:
+        mask = np.expand_dims(mask, -3)
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask)
+    return combine_heads(heads) @ W_o, weights.mean(axis=-3)
+""",
+        "averaged over the heads",
+    ),
+    "w_o_per_head": (
+        """
+def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    Q, K, V = (split_heads(X @ W, num_heads) for W in (W_q, W_k, W_v))
+    if mask is not None:
+        mask = np.expand_dims(mask, -3)
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask)
+    d_head = X.shape[-1] // num_heads
+    return (heads @ W_o[:d_head]).sum(axis=-3), weights
+""",
+        "the same first d_head rows of W_o",
+    ),
+    "split_before_projecting": (
+        """
+def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    Xh = split_heads(X, num_heads)
+    d = Xh.shape[-1]
+    Q, K, V = (Xh @ W[:d, :d] for W in (W_q, W_k, W_v))
+    if mask is not None:
+        mask = np.expand_dims(mask, -3)
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask)
+    return combine_heads(heads) @ W_o, weights
+""",
+        "you split X into heads before projecting",
+    ),
+    "always_causal": (
+        """
+def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    if mask is None:
+        n = X.shape[-2]
+        mask = np.tril(np.ones((n, n), dtype=bool))
+    Q, K, V = (split_heads(X @ W, num_heads) for W in (W_q, W_k, W_v))
+    heads, weights = scaled_dot_product_attention(Q, K, V, np.expand_dims(mask, -3))
+    return combine_heads(heads) @ W_o, weights
+""",
+        "with no mask (mask=None)",
+    ),
+}
+MISTAKES["grouped_query_attention"] |= {
+    "kv_head_by_num_kv_heads": (
+        """
+def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask=None):
+    if num_heads % num_kv_heads:
+        raise ValueError("num_heads is not divisible by num_kv_heads")
+    Q = split_heads(X @ W_q, num_heads)
+    K = split_heads(X @ W_k, num_kv_heads)
+    V = split_heads(X @ W_v, num_kv_heads)
+    which = [h // num_kv_heads for h in range(num_heads)]
+    K, V = K[..., which, :, :], V[..., which, :, :]
+    if mask is not None:
+        mask = np.expand_dims(mask, -3)
+    heads, weights = scaled_dot_product_attention(Q, K, V, mask)
+    return combine_heads(heads) @ W_o, weights
+""",
+        "h // num_kv_heads divides by the number",
+    ),
+    "scale_by_d_model": (
+        """
+def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask=None):
+    if num_heads % num_kv_heads:
+        raise ValueError("num_heads is not divisible by num_kv_heads")
+    group = num_heads // num_kv_heads
+    Q = split_heads(X @ W_q, num_heads)
+    K = np.repeat(split_heads(X @ W_k, num_kv_heads), group, axis=-3)
+    V = np.repeat(split_heads(X @ W_v, num_kv_heads), group, axis=-3)
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(X.shape[-1])
+    if mask is not None:
+        scores = np.where(np.expand_dims(mask, -3), scores, -np.inf)
+    weights = softmax(scores)
+    return combine_heads(weights @ V) @ W_o, weights
+""",
+        "you scaled by sqrt(d_model)",
+    ),
+    "always_causal": (
+        """
+def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask=None):
+    if num_heads % num_kv_heads:
+        raise ValueError("num_heads is not divisible by num_kv_heads")
+    group = num_heads // num_kv_heads
+    if mask is None:
+        n = X.shape[-2]
+        mask = np.tril(np.ones((n, n), dtype=bool))
+    Q = split_heads(X @ W_q, num_heads)
+    K = np.repeat(split_heads(X @ W_k, num_kv_heads), group, axis=-3)
+    V = np.repeat(split_heads(X @ W_v, num_kv_heads), group, axis=-3)
+    heads, weights = scaled_dot_product_attention(Q, K, V, np.expand_dims(mask, -3))
+    return combine_heads(heads) @ W_o, weights
+""",
+        "with no mask (mask=None)",
+    ),
+}
+MISTAKES["max_path_length"] |= {
+    "one_hop_too_few": (
+        """
+def max_path_length(mask):
+    n = len(mask)
+    step = mask | np.eye(n, dtype=bool)
+    reach = step.copy()
+    hops = 0
+    while True:
+        new = (step.astype(int) @ reach.astype(int)) > 0
+        if (new == reach).all():
+            return hops
+        reach = new
+        hops += 1
+""",
+        "one hop too few",
+    ),
+    "matrix_power_overflow": (
+        """
+def max_path_length(mask):
+    n = len(mask)
+    step = (mask | np.eye(n, dtype=bool)).astype(np.int64)
+    prev = np.eye(n, dtype=bool)
+    for k in range(1, n + 1):
+        cur = np.linalg.matrix_power(step, k) > 0
+        if (cur == prev).all():
+            return k - 1
+        prev = cur
+    return n
+""",
+        "pass 2^63 and wrap around",
+    ),
+    "until_gains_shrink": (
+        """
+def max_path_length(mask):
+    n = len(mask)
+    step = mask | np.eye(n, dtype=bool)
+    reach = np.eye(n, dtype=bool)
+    hops, last_new = 0, None
+    while True:
+        new = (step.astype(int) @ reach.astype(int)) > 0
+        gained = int(new.sum() - reach.sum())
+        if gained == 0 or (last_new is not None and gained < last_new):
+            return hops
+        reach, hops, last_new = new, hops + 1, gained
+""",
+        "Fewer is not none",
+    ),
+    "until_all_connected_capped": (
+        """
+def max_path_length(mask):
+    n = len(mask)
+    step = mask | np.eye(n, dtype=bool)
+    reach = np.eye(n, dtype=bool)
+    for hops in range(n):
+        if reach.all():
+            return hops
+        reach = (step.astype(int) @ reach.astype(int)) > 0
+    return n - 1
+""",
+        "waiting until every pair is connected",
+    ),
+}
+MISTAKES["decode_step"] |= {
+    "positions_axis_kept": (
+        """
+def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+    q = (x_t @ W_q)[..., None, :]
+    keys = np.concatenate([k_cache, (x_t @ W_k)[..., None, :]], axis=-2)
+    values = np.concatenate([v_cache, (x_t @ W_v)[..., None, :]], axis=-2)
+    out, _ = scaled_dot_product_attention(q, keys, values)
+    return out, keys, values
+""",
+        "an extra axis of length 1",
+    ),
+    "scale_by_d_model": (
+        """
+def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+    q = x_t @ W_q
+    keys = np.concatenate([k_cache, (x_t @ W_k)[..., None, :]], axis=-2)
+    values = np.concatenate([v_cache, (x_t @ W_v)[..., None, :]], axis=-2)
+    scores = np.einsum("...d,...td->...t", q, keys) / np.sqrt(x_t.shape[-1])
+    w = softmax(scores)
+    return np.einsum("...t,...tv->...v", w, values), keys, values
+""",
+        "you scaled by sqrt(d_model), the token's width",
+    ),
+    "first_token_only": (
+        """
+def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+    q = (x_t @ W_q)[..., None, :]
+    keys = np.concatenate([k_cache, (x_t @ W_k)[..., None, :]], axis=-2)
+    values = np.concatenate([v_cache, (x_t @ W_v)[..., None, :]], axis=-2)
+    t1 = keys.shape[-2]
+    out, _ = scaled_dot_product_attention(q, keys, values, np.tril(np.ones((t1, t1), dtype=bool))[:1])
+    return out[..., 0, :], keys, values
+""",
+        "attended to the first token only",
+    ),
+    "global_max": (
+        """
+def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+    q = x_t @ W_q
+    keys = np.concatenate([k_cache, (x_t @ W_k)[..., None, :]], axis=-2)
+    values = np.concatenate([v_cache, (x_t @ W_v)[..., None, :]], axis=-2)
+    s = np.einsum("...d,...td->...t", q, keys) / np.sqrt(q.shape[-1])
+    e = np.exp(s - s.max())
+    w = e / e.sum(axis=-1, keepdims=True)
+    return np.einsum("...t,...tv->...v", w, values), keys, values
+""",
+        "one max for the whole batch",
+    ),
+}
+MISTAKES["blockwise_attention"] |= {
+    "no_inf_guard": (
+        """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    n_k, d_k = K.shape[-2:]
+    top = np.full(Q.shape[:-1] + (1,), -np.inf)
+    total = np.zeros(Q.shape[:-1] + (1,))
+    out = np.zeros(Q.shape[:-1] + V.shape[-1:])
+    for start in range(0, n_k, block_size):
+        s = Q @ np.swapaxes(K[..., start:start + block_size, :], -1, -2) / np.sqrt(d_k)
+        if mask is not None:
+            s = np.where(mask[..., start:start + block_size], s, -np.inf)
+        new_top = np.maximum(top, s.max(axis=-1, keepdims=True))
+        p = np.exp(s - new_top)
+        r = np.exp(top - new_top)
+        total = total * r + p.sum(axis=-1, keepdims=True)
+        out = out * r + p @ V[..., start:start + block_size, :]
+        top = new_top
+    return out / total
+""",
+        "-inf - (-inf) is nan",
+    ),
+    "rescale_inverted": (
+        """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    n_k, d_k = K.shape[-2:]
+    top = np.full(Q.shape[:-1] + (1,), -np.inf)
+    total = np.zeros(Q.shape[:-1] + (1,))
+    out = np.zeros(Q.shape[:-1] + V.shape[-1:])
+    for start in range(0, n_k, block_size):
+        s = Q @ np.swapaxes(K[..., start:start + block_size, :], -1, -2) / np.sqrt(d_k)
+        if mask is not None:
+            s = np.where(mask[..., start:start + block_size], s, -np.inf)
+        new_top = np.maximum(top, s.max(axis=-1, keepdims=True))
+        shift = np.where(np.isneginf(new_top), 0.0, new_top)
+        old = np.where(np.isneginf(top), shift, top)
+        r = np.where(np.isneginf(top), 0.0, np.exp(shift - old))
+        p = np.exp(s - shift)
+        total = total * r + p.sum(axis=-1, keepdims=True)
+        out = out * r + p @ V[..., start:start + block_size, :]
+        top = new_top
+    return out / total
+""",
+        "the correction is upside down",
+    ),
+    "max_not_updated": (
+        """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    n_k, d_k = K.shape[-2:]
+    top = np.full(Q.shape[:-1] + (1,), -np.inf)
+    total = np.zeros(Q.shape[:-1] + (1,))
+    out = np.zeros(Q.shape[:-1] + V.shape[-1:])
+    for start in range(0, n_k, block_size):
+        s = Q @ np.swapaxes(K[..., start:start + block_size, :], -1, -2) / np.sqrt(d_k)
+        if mask is not None:
+            s = np.where(mask[..., start:start + block_size], s, -np.inf)
+        new_top = np.maximum(top, s.max(axis=-1, keepdims=True))
+        shift = np.where(np.isneginf(new_top), 0.0, new_top)
+        p = np.exp(s - shift)
+        r = np.exp(top - shift)
+        total = total * r + p.sum(axis=-1, keepdims=True)
+        out = out * r + p @ V[..., start:start + block_size, :]
+    return out / total
+""",
+        "was never updated",
+    ),
+    "blocks_overlap": (
+        """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    n_k, d_k = K.shape[-2:]
+    top = np.full(Q.shape[:-1] + (1,), -np.inf)
+    total = np.zeros(Q.shape[:-1] + (1,))
+    out = np.zeros(Q.shape[:-1] + V.shape[-1:])
+    for start in range(0, n_k, block_size):
+        block = slice(start, start + block_size + 1)
+        s = Q @ np.swapaxes(K[..., block, :], -1, -2) / np.sqrt(d_k)
+        if mask is not None:
+            s = np.where(mask[..., block], s, -np.inf)
+        new_top = np.maximum(top, s.max(axis=-1, keepdims=True))
+        shift = np.where(np.isneginf(new_top), 0.0, new_top)
+        p = np.exp(s - shift)
+        r = np.exp(top - shift)
+        total = total * r + p.sum(axis=-1, keepdims=True)
+        out = out * r + p @ V[..., block, :]
+        top = new_top
+    return out / total
+""",
+        "your blocks overlap",
+    ),
+    "one_max_for_all": (
+        """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    n_k, d_k = K.shape[-2:]
+    top = -np.inf
+    total = np.zeros(Q.shape[:-1] + (1,))
+    out = np.zeros(Q.shape[:-1] + V.shape[-1:])
+    for start in range(0, n_k, block_size):
+        s = Q @ np.swapaxes(K[..., start:start + block_size, :], -1, -2) / np.sqrt(d_k)
+        if mask is not None:
+            s = np.where(mask[..., start:start + block_size], s, -np.inf)
+        new_top = max(top, s.max())
+        r = np.exp(top - new_top)
+        p = np.exp(s - new_top)
+        total = total * r + p.sum(axis=-1, keepdims=True)
+        out = out * r + p @ V[..., start:start + block_size, :]
+        top = new_top
+    return out / total
+""",
+        "one running maximum for every query",
+    ),
+}
+
+SAME_MISTAKE |= {
+    ("similarity_scores", "inner"): "query_transposed",
+    ("softmax", "small_epsilon"): "epsilon",
+    ("combine_heads", "hstack"): "concatenate_along_axis_0",
+    ("max_path_length", "matrix_power_overflow"): "path_counts_overflow",
+    ("max_path_length", "until_all_connected_capped"): "until_all_connected",
+}
+
+
+# Right code written in unusual ways, found by the same walkthrough: every check must pass it, visible and hidden,
+# whatever new case or mistake a change brings (einsum, loops, logsumexp, complex numbers, BFS...).
+UNUSUAL_BUT_RIGHT = {
+    "similarity_scores": {
+        # explicit loops over every index (ndindex)
+        "loop": """
+def similarity_scores(query, keys):
+    out = np.zeros(keys.shape[:-1])
+    for idx in np.ndindex(*keys.shape[:-1]):
+        total = 0.0
+        for f in range(keys.shape[-1]):
+            total += keys[idx][f] * query[idx[:-1]][f]
+        out[idx] = total
+    return out
+""",
+        # matmul with an explicit trailing axis, indexed away with [..., 0]
+        "matvec": """
+def similarity_scores(query, keys):
+    return np.matmul(keys, query[..., None])[..., 0]
+""",
+        # numpy 2's np.vecdot with the query given a positions axis
+        "vecdot": """
+def similarity_scores(query, keys):
+    return np.vecdot(keys, query[..., None, :])
+""",
+    },
+    "soft_lookup": {
+        # weights as a (…, 1, n) row times values, then [..., 0, :]
+        "matmul_row": """
+def soft_lookup(query, keys, values):
+    w = softmax(similarity_scores(query, keys))
+    return (w[..., None, :] @ values)[..., 0, :]
+""",
+    },
+    "softmax": {
+        # exp(x - logsumexp(x)) written out
+        "logsumexp": """
+def softmax(x, axis=-1):
+    m = np.max(x, axis=axis, keepdims=True)
+    lse = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    return np.exp(x - lse)
+""",
+        # moves `axis` to the end and loops over rows in Python
+        "moveaxis_loop": """
+def softmax(x, axis=-1):
+    y = np.moveaxis(np.array(x, dtype=float), axis, -1)
+    out = np.empty_like(y)
+    for idx in np.ndindex(*y.shape[:-1]):
+        row = y[idx]
+        e = np.exp(row - row.max())
+        out[idx] = e / e.sum()
+    return np.moveaxis(out, -1, axis)
+""",
+    },
+    "scaled_dot_product_attention": {
+        # einsum and a -1e9 fill (PyTorch-tutorial style)
+        "fill_1e9_einsum": """
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    scores = np.einsum("...qd,...kd->...qk", Q, K) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -1e9)
+    weights = softmax(scores)
+    return np.einsum("...qk,...kv->...qv", weights, V), weights
+""",
+        # additive mask built with np.where(mask, 0, -inf)
+        "additive_where": """
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = scores + np.where(mask, 0.0, -np.inf)
+    weights = softmax(scores)
+    return weights @ V, weights
+""",
+    },
+    "causal_mask": {
+        # np.tri(n, dtype=bool)
+        "tri": """
+def causal_mask(n):
+    return np.tri(n, dtype=bool)
+""",
+        # ~np.triu(ones bool, k=1)
+        "not_triu": """
+def causal_mask(n):
+    return ~np.triu(np.ones((n, n), dtype=bool), k=1)
+""",
+    },
+    "positional_encoding": {
+        # PyTorch tutorial's exp(-log(10000) * 2i/d) and an interleaving stack + reshape
+        "exp_log_stack": """
+def positional_encoding(n, d):
+    div = np.exp(np.arange(0, d, 2) * (-np.log(10000.0) / d))
+    angles = np.arange(n)[:, None] * div
+    return np.stack([np.sin(angles), np.cos(angles)], axis=-1).reshape(n, d)
+""",
+        # double loop with math.sin / math.cos
+        "double_loop": """
+import math
+def positional_encoding(n, d):
+    pe = np.zeros((n, d))
+    for p in range(n):
+        for i in range(d // 2):
+            a = p / 10000 ** (2 * i / d)
+            pe[p, 2 * i] = math.sin(a)
+            pe[p, 2 * i + 1] = math.cos(a)
+    return pe
+""",
+    },
+    "rotary_embedding": {
+        # complex numbers: (x1 + i x2) * exp(i theta)
+        "complex": """
+def rotary_embedding(X, positions, base=10000.0):
+    d = X.shape[-1]
+    theta = np.outer(positions, base ** (-np.arange(0, d, 2) / d))
+    z = (X[..., 0::2] + 1j * X[..., 1::2]) * np.exp(1j * theta)
+    out = np.empty(X.shape)
+    out[..., 0::2], out[..., 1::2] = z.real, z.imag
+    return out
+""",
+        # explicit 2x2 rotation matrices and einsum over pairs
+        "rotmat": """
+def rotary_embedding(X, positions, base=10000.0):
+    n, d = X.shape[-2:]
+    theta = np.asarray(positions)[:, None] * base ** (-np.arange(0, d, 2) / d)
+    c, s = np.cos(theta), np.sin(theta)
+    R = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)  # (n, d/2, 2, 2)
+    pairs = X.reshape(*X.shape[:-1], d // 2, 2)
+    return np.einsum("npij,...npj->...npi", R, pairs).reshape(X.shape)
+""",
+    },
+    "self_attention": {
+        # np.tensordot(X, W, axes=1) and np.dot for the projections
+        "tensordot": """
+def self_attention(X, W_q, W_k, W_v, mask=None):
+    Q, K = np.tensordot(X, W_q, axes=1), np.dot(X, W_k)
+    return scaled_dot_product_attention(Q, K, np.einsum("...nd,dv->...nv", X, W_v), mask)
+""",
+    },
+    "split_heads": {
+        # np.stack(np.split(X, h, axis=-1), axis=-3)
+        "stack_split": """
+def split_heads(X, num_heads):
+    if X.shape[-1] % num_heads:
+        raise ValueError(f"{X.shape[-1]} is not divisible by {num_heads}")
+    return np.stack(np.split(X, num_heads, axis=-1), axis=-3)
+""",
+    },
+    "combine_heads": {
+        # concatenate a list of the heads along the last axis
+        "list": """
+def combine_heads(X):
+    return np.concatenate([X[..., h, :, :] for h in range(X.shape[-3])], axis=-1)
+""",
+        # einsum to move axes, then reshape
+        "einsum": """
+def combine_heads(X):
+    Y = np.einsum("...hnd->...nhd", X)
+    return Y.reshape(*Y.shape[:-2], -1)
+""",
+        # np.concatenate over the heads moved to the front
+        "moveaxis_concat": """
+def combine_heads(X):
+    return np.concatenate(list(np.moveaxis(X, -3, 0)), axis=-1)
+""",
+    },
+    "multi_head_attention": {
+        # loop over heads with column slices of the projection matrices, concatenate
+        "loop_heads": """
+def multi_head_attention(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    d_model = X.shape[-1]
+    if d_model % num_heads:
+        raise ValueError("d_model is not divisible by num_heads")
+    d = d_model // num_heads
+    outs, ws = [], []
+    for h in range(num_heads):
+        cols = slice(h * d, (h + 1) * d)
+        o, w = scaled_dot_product_attention(X @ W_q[:, cols], X @ W_k[:, cols], X @ W_v[:, cols], mask)
+        outs.append(o)
+        ws.append(w)
+    return np.concatenate(outs, axis=-1) @ W_o, np.stack(ws, axis=-3)
+""",
+    },
+    "grouped_query_attention": {
+        # loop over query heads, each slicing its group's key/value columns
+        "loop": """
+def grouped_query_attention(X, W_q, W_k, W_v, W_o, num_heads, num_kv_heads, mask=None):
+    if num_heads % num_kv_heads:
+        raise ValueError("num_heads is not divisible by num_kv_heads")
+    d = X.shape[-1] // num_heads
+    group = num_heads // num_kv_heads
+    outs, ws = [], []
+    for h in range(num_heads):
+        g = h // group
+        q = X @ W_q[:, h * d:(h + 1) * d]
+        k = X @ W_k[:, g * d:(g + 1) * d]
+        v = X @ W_v[:, g * d:(g + 1) * d]
+        o, w = scaled_dot_product_attention(q, k, v, mask)
+        outs.append(o)
+        ws.append(w)
+    return np.concatenate(outs, axis=-1) @ W_o, np.stack(ws, axis=-3)
+""",
+    },
+    "max_path_length": {
+        # breadth-first search from every position, max over finite distances
+        "bfs": """
+from collections import deque
+def max_path_length(mask):
+    n = len(mask)
+    best = 0
+    for src in range(n):
+        dist = {src: 0}
+        todo = deque([src])
+        while todo:
+            j = todo.popleft()
+            for i in np.nonzero(mask[:, j])[0]:
+                if int(i) not in dist:
+                    dist[int(i)] = dist[j] + 1
+                    todo.append(int(i))
+        best = max(best, max(dist.values()))
+    return best
+""",
+        # Floyd-Warshall on hop distances (inf for unconnected), max over finite off-diagonal
+        "floyd": """
+def max_path_length(mask):
+    n = len(mask)
+    dist = np.where(mask, 1.0, np.inf)
+    np.fill_diagonal(dist, 0.0)
+    for k in range(n):
+        dist = np.minimum(dist, dist[:, k:k + 1] + dist[k:k + 1, :])
+    finite = dist[np.isfinite(dist)]
+    return int(finite.max()) if finite.size else 0
+""",
+        # boolean @ boolean (numpy's logical matmul), no int conversion
+        "bool_matmul": """
+def max_path_length(mask):
+    n = len(mask)
+    step = mask | np.eye(n, dtype=bool)
+    reach = np.eye(n, dtype=bool)
+    hops = 0
+    while True:
+        new = step @ reach
+        if np.array_equal(new, reach):
+            return hops
+        reach, hops = new, hops + 1
+""",
+        # np.linalg.matrix_power on a boolean matrix, k = 0, 1, 2, ...
+        "matrix_power_bool": """
+def max_path_length(mask):
+    n = len(mask)
+    step = mask | np.eye(n, dtype=bool)
+    prev = np.eye(n, dtype=bool)
+    for k in range(1, n + 1):
+        cur = np.linalg.matrix_power(step, k)
+        if np.array_equal(cur, prev):
+            return k - 1
+        prev = cur
+    return n
+""",
+    },
+    "decode_step": {
+        # np.append along axis -2 and the weights written out with einsum
+        "append": """
+def decode_step(x_t, k_cache, v_cache, W_q, W_k, W_v):
+    q, k, v = x_t @ W_q, x_t @ W_k, x_t @ W_v
+    keys = np.append(k_cache, k[..., None, :], axis=-2)
+    values = np.append(v_cache, v[..., None, :], axis=-2)
+    s = np.einsum("...d,...td->...t", q, keys) / np.sqrt(q.shape[-1])
+    w = np.exp(s - s.max(axis=-1, keepdims=True))
+    w = w / w.sum(axis=-1, keepdims=True)
+    return np.einsum("...t,...tv->...v", w, values), keys, values
+""",
+    },
+    "blockwise_attention": {
+        # keeps the running output already normalised (divides at every block), with max and sum
+        "normalised_online": """
+def blockwise_attention(Q, K, V, block_size, mask=None):
+    n_k, d_k = K.shape[-2:]
+    m = np.full(Q.shape[:-1] + (1,), -np.inf)
+    l = np.zeros(Q.shape[:-1] + (1,))
+    o = np.zeros(Q.shape[:-1] + V.shape[-1:])
+    for start in range(0, n_k, block_size):
+        s = Q @ np.swapaxes(K[..., start:start + block_size, :], -1, -2) / np.sqrt(d_k)
+        if mask is not None:
+            s = np.where(mask[..., start:start + block_size], s, -np.inf)
+        m_new = np.maximum(m, s.max(axis=-1, keepdims=True))
+        safe = np.where(np.isneginf(m_new), 0.0, m_new)
+        p = np.exp(s - safe)
+        l_new = l * np.exp(m - safe) + p.sum(axis=-1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            summed = o * l * np.exp(m - safe) + p @ V[..., start:start + block_size, :]
+            o = np.where(l_new > 0, summed / np.where(l_new > 0, l_new, 1.0), 0.0)
+        m, l = m_new, l_new
+    return o
+""",
+    },
 }

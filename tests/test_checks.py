@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 from conftest import load_function
-from mistakes import MEMORY_MISTAKES, MISTAKES, REFERENCE, SAME_MISTAKE
+from mistakes import MEMORY_MISTAKES, MISTAKES, REFERENCE, SAME_MISTAKE, UNUSUAL_BUT_RIGHT
 
 from helpers import checking, checks
 from helpers.checking import CheckFailure, decode, encode
@@ -39,6 +39,16 @@ def test_student_style_reference_passes(name):
     # A correct solution written differently from helpers.grading.reference must pass too.
     check(name)(load_function(REFERENCE[name], name))
     check(name)(load_function(REFERENCE[name], name), hidden=True)
+
+
+@pytest.mark.parametrize(
+    "name, variant", [(name, variant) for name in UNUSUAL_BUT_RIGHT for variant in UNUSUAL_BUT_RIGHT[name]]
+)
+def test_unusual_but_right_code_passes(name, variant):
+    # Loops, einsum, logsumexp, complex numbers, a breadth-first search: right is right, however it is written.
+    fn = load_function(UNUSUAL_BUT_RIGHT[name][variant], name)
+    check(name)(fn)
+    check(name)(fn, hidden=True)
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -151,6 +161,43 @@ def test_a_loop_that_never_ends_is_stopped_with_a_hint(monkeypatch):
     assert "some pairs are never connected" in message
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0), "the timer is off again"
     assert signal.getsignal(signal.SIGALRM) is handler, "and the signal's handler is what it was"
+
+
+def test_integer_path_counts_compared_between_hops_are_named(monkeypatch):
+    """Counts of paths compared instead of the pattern of connected pairs: on most masks the loop never ends (the
+    timeout's hint names this as well as waiting for every pair), on a single position it stops by accident."""
+
+    def max_path_length(mask):
+        step = mask.astype(int) + np.eye(len(mask), dtype=int)
+        reach, hops = np.eye(len(mask), dtype=int), 0
+        while True:
+            new = step @ reach
+            if np.array_equal(new, reach):
+                return hops
+            reach, hops = new, hops + 1
+
+    monkeypatch.setattr(checking, "CASE_SECONDS", 0.5)
+    with pytest.raises(CheckFailure, match="integer path counts keep growing"):
+        checks.check_max_path_length(max_path_length)
+    with pytest.raises(CheckFailure, match="'a single position'") as failure:
+        checks.check_max_path_length(max_path_length, hidden=True)
+    assert "you compared the integer path counts" in str(failure.value)
+
+
+def test_an_answer_no_mistake_explains_is_described_by_its_form():
+    """No known mistake matches: the hint still says what the answer's shape, nans or dtype show."""
+    hint = checking._unnamed_hint
+    assert "extra axis of length 1" in hint(np.zeros((2, 1, 3)), np.zeros((2, 3)))
+    assert "went missing" in hint(np.zeros(()), np.zeros(1))
+    assert "transposed" in hint(np.zeros((3, 2)), np.zeros((2, 3)))
+    assert "wrong order" in hint(np.zeros((3, 2, 4)), np.zeros((2, 3, 4)))
+    assert "every other one" in hint(np.zeros((2, 4, 2)), np.zeros((2, 4)))
+    assert "merged into one" in hint(np.zeros((8, 6)), np.zeros((2, 4, 6)))
+    assert "0 / 0" in hint(np.array([np.nan, 1.0]), np.array([0.5, 0.5]))
+    assert "overflows" in hint(np.array([np.inf, 1.0]), np.array([0.5, 0.5]))
+    assert "float32" in hint(np.array([0.1, 0.2], dtype=np.float32), np.array([0.1, 0.2]) + 1e-6)
+    assert "return 2 values" in hint(np.zeros(2), (np.zeros(2), np.zeros(2)), ("the output", "the weights"))
+    assert hint(np.array([1.0, 2.0]), np.array([1.0, 3.0])) is None, "a plain wrong value says nothing more"
 
 
 def test_returning_none_is_named():
@@ -268,12 +315,22 @@ def test_without_the_grading_package_hidden_cases_say_they_run_when_graded(monke
         checks.check_softmax(ref.softmax, hidden=True)
 
 
-@pytest.mark.parametrize("name", sorted(MEMORY_MISTAKES))
-def test_right_values_in_too_much_memory_fail_the_instant_check_with_its_hint(name):
-    code, hint = MEMORY_MISTAKES[name]
+@pytest.mark.parametrize("name, mistake", sorted(MEMORY_MISTAKES))
+def test_right_values_in_too_much_memory_fail_the_instant_check_with_its_hint(name, mistake):
+    code, hint = MEMORY_MISTAKES[name, mistake]
     with pytest.raises(CheckFailure, match="failed the property check") as failure:
         check(name)(load_function(code, name))
     assert hint in str(failure.value) and "MiB at its peak" in str(failure.value)
+
+
+def test_copies_of_the_inputs_are_not_mistaken_for_rows_of_scores():
+    """A copy of K or V is n_k long, as a row of scores is; the memory property tells them apart by the features,
+    which a copy grows with and a row of scores does not."""
+    code = REFERENCE["blockwise_attention"].replace(
+        "    n_k, d_k = K.shape[-2:]\n",
+        "    Q, K, V = (np.array(A, dtype=float) for A in (Q, K, V))\n    n_k, d_k = K.shape[-2:]\n",
+    )
+    check("blockwise_attention")(load_function(code, "blockwise_attention"))
 
 
 def test_the_graded_only_memory_case_needs_more_than_a_grading_kernel_has_for_the_whole_matrix():
@@ -289,6 +346,9 @@ def test_the_graded_only_memory_case_needs_more_than_a_grading_kernel_has_for_th
     )
     assert 8 * Q.shape[-2] * block_size * 8 < sandbox.MEMORY_BYTES / 16, (
         "eight arrays of one block fit easily"
+    )
+    assert block_size >= Q.shape[-2], (
+        "a block of block_size queries against every key is the whole matrix too"
     )
     np.testing.assert_allclose(case.expected[:4], ref.blockwise_attention(Q[:4], K, V, block_size), rtol=1e-9)
     assert case.name not in {c.name for c in hidden_cases("blockwise_attention")}, "not in self-study"

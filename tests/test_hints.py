@@ -40,7 +40,8 @@ def _shown_texts():
     for path in sorted((ROOT / "helpers" / "check_data").glob("*.json")):
         for mistake, hint in json.loads(path.read_text()).get("hints", {}).items():
             texts[f"{path.stem} hint '{mistake}'"] = hint
-    for module in ("checks.py", "checks_nb06.py", "checking.py"):  # the checks' own messages, and shared ones
+    # The checks' own messages (error hints, property messages), and the ones they share.
+    for module in ("checks.py", "checks_nb04.py", "checks_nb06.py", "checking.py"):
         for node in ast.walk(ast.parse((ROOT / "helpers" / module).read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) > 20:
                 texts[f"helpers/{module} line {node.lineno}"] = node.value

@@ -2,9 +2,10 @@
 implementations. Instructor side: a class release never holds this package.
 
 One module per notebook holds that notebook's exercises, each with its cases, hidden cases and mistakes (and their
-hints): ``nb01_queries_keys_values.py`` ... ``nb06_parallelism_and_scale.py``. ``common.py`` says what an
-:class:`Exercise` and a :class:`Mistake` are; this file gathers every exercise in :data:`EXERCISES` and turns
-them into what the checks and the grader use.
+hints): ``nb01_queries_keys_values.py`` ... ``nb06_parallelism_and_scale.py``, two notebooks' longest exercises in a
+second module beside the first (``nb04_positions.py``, ``nb06_blockwise_attention.py``). ``common.py`` says what an
+:class:`Exercise` and a :class:`Mistake` are; this file gathers every exercise in :data:`EXERCISES` and turns them
+into what the checks and the grader use.
 
 Students' checks (:mod:`helpers.checks`) run on data made here: each visible case with its expected answer and
 what each known mistake returns on it, in ``helpers/check_data/<function>.json``. Regenerate it after changing a
@@ -33,11 +34,10 @@ from helpers.grading.exercises.common import Exercise, Mistake, _rng, _weights
 from helpers.grading.exercises.nb01_queries_keys_values import SIMILARITY_SCORES, SOFT_LOOKUP
 from helpers.grading.exercises.nb02_softmax import LESSON_SCORES, SOFTMAX
 from helpers.grading.exercises.nb03_scaled_dot_product_attention import SCALED_DOT_PRODUCT_ATTENTION
+from helpers.grading.exercises.nb04_positions import POSITIONAL_ENCODING, ROTARY_EMBEDDING
 from helpers.grading.exercises.nb04_self_attention_and_causal_masks import (
     CAUSAL_MASK,
     CROSS_ATTENTION,
-    POSITIONAL_ENCODING,
-    ROTARY_EMBEDDING,
     SELF_ATTENTION,
 )
 from helpers.grading.exercises.nb05_multi_head_attention import (
@@ -46,11 +46,8 @@ from helpers.grading.exercises.nb05_multi_head_attention import (
     MULTI_HEAD_ATTENTION,
     SPLIT_HEADS,
 )
-from helpers.grading.exercises.nb06_parallelism_and_scale import (
-    BLOCKWISE_ATTENTION,
-    DECODE_STEP,
-    MAX_PATH_LENGTH,
-)
+from helpers.grading.exercises.nb06_blockwise_attention import BLOCKWISE_ATTENTION
+from helpers.grading.exercises.nb06_parallelism_and_scale import DECODE_STEP, MAX_PATH_LENGTH
 
 __all__ = [
     "EXERCISES",

@@ -25,6 +25,8 @@ def _similarity_cases():
             "a batch of 2 queries, each with its own 4 keys",
             (r.normal(size=(2, 3)), r.normal(size=(2, 4, 3))),
         ),
+        # n = 1 keeps an axis of length 1 that `.squeeze()` would drop.
+        Case("a single key (n = 1)", (np.array([1.0, 2.0]), np.array([[3.0, -1.0]]))),
     ]
 
 
@@ -42,6 +44,13 @@ def _cosine(query, keys):
     norms = np.linalg.norm(keys, axis=-1) * np.linalg.norm(query, axis=-1)[..., None]
     return ref.similarity_scores(query, keys) / norms
 
+
+_EVERY_QUERY = (
+    "`query.T` does nothing to one query, but with a batch it turns the queries (batch, d) into (d, batch), so "
+    "`keys @ query.T` scores every sequence's keys against every query: (batch, n, batch). np.inner(keys, query) "
+    "does the same. Each query must meet only its own keys: multiply each key by its query element by element "
+    "and add up over the features, or say it in np.einsum with '...' for the batch axes."
+)
 
 SIMILARITY_SCORES = Exercise(
     notebook="01_queries_keys_values",
@@ -89,13 +98,15 @@ SIMILARITY_SCORES = Exercise(
             "you summed over the positions axis. Sum over the features (the last axis), one score per key.",
             lambda q, k: (k * q[..., None, :]).sum(axis=-2),
         ),
+        # `keys @ query.T` and np.inner(keys, query) are one on a batch of 2-D queries, apart beyond.
+        Mistake("query_transposed", _EVERY_QUERY, lambda q, k: k @ q.T),
+        Mistake("inner", _EVERY_QUERY, lambda q, k: np.inner(k, q)),
         Mistake(
-            "query_transposed",
-            "`query.T` does nothing to one query, but with a batch it turns the queries (batch, d) into (d, batch), "
-            "so `keys @ query.T` scores every sequence's keys against every query: (batch, n, batch). Each query "
-            "must meet only its own keys: multiply each key by its query element by element and add up over the "
-            "features, or say it in np.einsum with '...' for the batch axes.",
-            lambda q, k: k @ q.T,
+            "squeezed",
+            "`.squeeze()` drops every axis of length 1, not only the one you added: with a single key, n = 1, "
+            "the positions axis goes too. Index away only the axis you added ([..., 0]), or squeeze only that "
+            "axis.",
+            lambda q, k: np.squeeze(ref.similarity_scores(q, k)),
         ),
     ],
 )
@@ -203,6 +214,21 @@ SOFT_LOOKUP = Exercise(
             "softmax_wrong_axis",
             "softmax ran over the wrong axis: normalise over the keys (the last axis), once per query.",
             _lookup_with(lambda s: ref.softmax(s, axis=0)),
+        ),
+        Mistake(
+            "normalised_over_the_batch",
+            "you normalised over the whole batch: a sum with no axis adds up every query's exps together. Each "
+            "query's weights sum to 1 over its own keys: sum along the last axis with keepdims=True, or use "
+            "softmax.",
+            _lookup_with(lambda s: np.exp(s) / np.exp(s).sum()),
+        ),
+        Mistake(
+            "scaled",
+            "you divided the scores by sqrt(d). That scale belongs to scaled dot-product attention (notebook 03): "
+            "the soft lookup weighs the values by softmax of the plain scores.",
+            lambda q, k, v: np.einsum(
+                "...n,...nv->...v", ref.softmax(ref.similarity_scores(q, k) / np.sqrt(np.shape(q)[-1])), v
+            ),
         ),
         Mistake(
             "returned_weights",

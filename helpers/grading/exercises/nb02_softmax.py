@@ -122,6 +122,28 @@ SOFTMAX = Exercise(
             ),
         ),
         Mistake(
+            "clipped",
+            "you clipped the scores instead of shifting them. Clipping changes the scores that pass the bound, "
+            "so 1000, 1001 and 1002 all become the same and get equal weights. Subtract each row's max instead: "
+            "softmax(x - max) equals softmax(x), and every exponent is <= 0.",
+            lambda x, axis=-1: _naive_softmax(np.clip(x, -500.0, 500.0), axis),
+        ),
+        Mistake(
+            "not_divided",
+            "you returned the exponentials without dividing by their sum. Each row must be divided by the sum "
+            "of its own exps, so that its weights sum to 1.",
+            lambda x, axis=-1: np.exp(x - np.max(x, axis=axis, keepdims=True)),
+        ),
+        Mistake(
+            "sum_along_last_axis",
+            "you took the max along `axis` but the sum along the last axis. Both must run along `axis`: the max "
+            "and the sum of the same slice.",
+            lambda x, axis=-1: (
+                np.exp(x - np.max(x, axis=axis, keepdims=True))
+                / np.exp(x - np.max(x, axis=axis, keepdims=True)).sum(axis=-1, keepdims=True)
+            ),
+        ),
+        Mistake(
             "sigmoid",
             "that is a sigmoid: each weight is squashed on its own, so the weights do not sum to 1. Softmax "
             "divides exp(x_i) by the sum of all exp(x_j).",

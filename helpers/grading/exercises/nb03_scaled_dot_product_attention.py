@@ -51,6 +51,16 @@ def _attention_cases():
             "scores of magnitude 1e3",
             (30 * r.normal(size=(3, 4)), 30 * r.normal(size=(3, 4)), r.normal(size=(3, 2))),
         ),
+        # Some row's largest score is a masked one, by hundreds: masking after the softmax then divides 0 by 0.
+        Case(
+            "scores of magnitude 1e3 with a causal mask",
+            (
+                30 * _rng(13).normal(size=(4, 4)),
+                30 * _rng(14).normal(size=(4, 4)),
+                _rng(15).normal(size=(4, 2)),
+            ),
+            {"mask": _causal(4)},
+        ),
         # A mask that broadcasts (one padding row per sequence): indexing the scores with it fails, np.where does not.
         Case(
             "a batch of 2 sequences, each with its own padding mask (2, 1, n_k)",
@@ -79,6 +89,16 @@ def _attention_hidden():
             (40 * r.normal(size=(4, 5)), 40 * r.normal(size=(4, 5)), r.normal(size=(4, 4))),
             {"mask": _causal(4)},
         ),
+        # A finite fill (-100) outweighs an allowed score far below it: the first query sees only that one.
+        Case(
+            "a causal mask, the first query's one allowed score far below 0",
+            (
+                np.array([[-30.0, 0.0], [1.0, 2.0], [0.0, 1.0]]),
+                np.array([[30.0, 0.0], [1.0, -1.0], [2.0, 0.5]]),
+                r.normal(size=(3, 2)),
+            ),
+            {"mask": _causal(3)},
+        ),
     ]
 
 
@@ -98,6 +118,32 @@ def _attention_with(scale=None, mask_fill=-np.inf, mask_after=False, axis=-1, in
         return weights @ V, weights
 
     return attention
+
+
+def _renormalised(Q, K, V, mask=None):
+    """Softmax over every key, then the masked weights zeroed and each row divided by what is left."""
+    weights = ref.softmax(Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1]))
+    if mask is not None:
+        weights = weights * mask
+        with np.errstate(all="ignore"):
+            weights = weights / weights.sum(axis=-1, keepdims=True)
+    return weights @ V, weights
+
+
+def _additive_mask(Q, K, V, mask=None):
+    """(~mask) * -inf added to the scores: 0 * -inf is nan at every allowed position."""
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        with np.errstate(all="ignore"):
+            scores = scores + (~np.asarray(mask)) * -np.inf
+    weights = ref.softmax(scores)
+    return weights @ V, weights
+
+
+def _scaled_after_softmax(Q, K, V, mask=None):
+    _, weights = _attention_with(scale=lambda Q, K, V: 1.0)(Q, K, V, mask)
+    weights = weights / np.sqrt(Q.shape[-1])
+    return weights @ V, weights
 
 
 def _no_softmax(Q, K, V, mask=None):
@@ -130,6 +176,12 @@ SCALED_DOT_PRODUCT_ATTENTION = Exercise(
             _attention_with(scale=lambda Q, K, V: V.shape[-1]),
         ),
         Mistake(
+            "scale_by_axis_1",
+            "you scaled by sqrt(Q.shape[1]). Without a batch axis 1 is d_k, but with a batch it is the number of "
+            "queries: count from the end, d_k = Q.shape[-1], whatever the number of batch axes.",
+            _attention_with(scale=lambda Q, K, V: Q.shape[1]),
+        ),
+        Mistake(
             "scale_by_n",
             "you scaled by the number of positions. The scale is sqrt(d_k), with d_k = Q.shape[-1].",
             _attention_with(scale=lambda Q, K, V: K.shape[-2]),
@@ -140,6 +192,27 @@ SCALED_DOT_PRODUCT_ATTENTION = Exercise(
             "scores still sit in every row's denominator: a hidden (future) key still changes the other weights. "
             "Mask the scores (set them to -inf) before the softmax.",
             _attention_with(mask_after=True),
+        ),
+        Mistake(
+            "mask_after_softmax_renormalised",
+            "you masked after the softmax and divided by what was left. Exact on paper, but where a masked score "
+            "is the largest of its row by hundreds, every allowed weight has already underflowed to 0, and 0 / 0 "
+            "is nan. Mask the scores (-inf) before the softmax: the max is then taken over the allowed keys only.",
+            _renormalised,
+        ),
+        Mistake(
+            "additive_mask_times_inf",
+            "an additive mask made as (~mask) * -inf holds 0 * -inf = nan at every allowed position, and nan "
+            "spreads through the softmax. Build it without multiplying by inf (np.where(mask, 0.0, -np.inf)), "
+            "or pick each score or -inf with np.where.",
+            _additive_mask,
+        ),
+        Mistake(
+            "finite_fill",
+            "masked scores got a finite fill (-100?): exp(-100) is small but not 0, and against scores of "
+            "magnitude 1e3 a fill of -100 is larger than the real scores, so masked keys take the weight. Fill "
+            "with -np.inf: exp(-inf) is exactly 0.",
+            _attention_with(mask_fill=-100.0),
         ),
         Mistake(
             "mask_inverted",
@@ -160,6 +233,21 @@ SCALED_DOT_PRODUCT_ATTENTION = Exercise(
             "no_softmax",
             "you used the scaled scores as weights without softmax.",
             _no_softmax,
+        ),
+        Mistake(
+            "scaled_after_softmax",
+            "you divided the weights by sqrt(d_k) after the softmax, so they no longer sum to 1. The scale goes on "
+            "the scores, before the softmax: it decides how peaked the weights are.",
+            _scaled_after_softmax,
+        ),
+        Mistake(
+            "weights_transposed",
+            "you returned the weights transposed. Row i holds query i's weights over the keys, (..., n_q, n_k), "
+            "each row summing to 1: return them as they come out of the softmax.",
+            lambda Q, K, V, mask=None: (
+                ref.scaled_dot_product_attention(Q, K, V, mask)[0],
+                np.swapaxes(ref.scaled_dot_product_attention(Q, K, V, mask)[1], -1, -2),
+            ),
         ),
         Mistake(
             "swapped_outputs",

@@ -1,7 +1,8 @@
-"""Notebook 04, self-attention and causal masks: the exercises ``causal_mask``, ``positional_encoding``,
-``rotary_embedding``, ``cross_attention`` and ``self_attention``.
+"""Notebook 04, self-attention and causal masks: the exercises ``causal_mask``, ``cross_attention`` and
+``self_attention``; its two encodings of positions, ``positional_encoding`` and ``rotary_embedding``, have a module
+of their own (:mod:`.nb04_positions`).
 
-For each, its visible cases, its hidden cases (and, for the first two, how fresh ones are drawn) and its classic
+For each, its visible cases, its hidden cases (and, for causal_mask, how fresh ones are drawn) and its classic
 mistakes, each mistake a model of what a function with that mistake returns, and the hint a student sees for it.
 """
 
@@ -22,45 +23,6 @@ def _causal_hidden():
 
 def _causal_fresh(rng):
     return [Case(f"n = {n} (drawn at random)", (int(n),)) for n in rng.integers(1, 41, size=3)]
-
-
-def _encoding_cases():
-    return [
-        Case("n = 4 positions, d = 4", (4, 4)),
-        Case("one position (sin 0 = 0, cos 0 = 1)", (1, 6)),
-        Case("n = 3, d = 2: a single frequency", (3, 2)),
-        Case("n = 6, d = 8", (6, 8)),
-    ]
-
-
-def _encoding_hidden():
-    return [
-        Case("n = 50, d = 16", (50, 16)),
-        Case("n = 10, d = 64", (10, 64)),
-        Case("n = 2, d = 128", (2, 128)),
-    ]
-
-
-def _encoding_fresh(rng):
-    sizes = zip(rng.integers(1, 61, size=3), 2 * rng.integers(1, 33, size=3))
-    return [Case(f"n = {n}, d = {d} (drawn at random)", (int(n), int(d))) for n, d in sizes]
-
-
-def _encoding_with(columns=None, first_position=0, exponent=None, cos_first=False, multiply=False):
-    """The reference with one thing changed, for the mistakes below."""
-
-    def encoding(n, d):
-        p = np.arange(first_position, first_position + n)[:, None]
-        j = np.arange(d)
-        pair = j - j % 2 if exponent is None else exponent(j)
-        rate = 10000.0 ** (pair / d)
-        angles = p * rate if multiply else p / rate
-        sin_column = (j % 2 == 0) if columns is None else columns(j, d)
-        if cos_first:
-            sin_column = ~sin_column
-        return np.where(sin_column, np.sin(angles), np.cos(angles))
-
-    return encoding
 
 
 CAUSAL_MASK = Exercise(
@@ -99,50 +61,22 @@ CAUSAL_MASK = Exercise(
             lambda n: np.eye(n, dtype=bool),
         ),
         Mistake(
+            "additive_float_mask",
+            "that is an additive mask of floats, 0 where a position may attend and -inf where it may not, "
+            "PyTorch's habit. Here a mask holds booleans, True where a position may attend: the attention itself "
+            "turns the False ones into -inf scores. Return the booleans.",
+            lambda n: np.triu(np.full((n, n), -np.inf), k=1),
+        ),
+        Mistake(
+            "mirrored",
+            "your triangle is mirrored left to right. Row i (a query) may attend to columns 0..i, the first "
+            "i + 1 columns: the lower-left triangle, the diagonal from top left to bottom right included.",
+            lambda n: np.fliplr(np.tril(np.ones((n, n), dtype=bool))),
+        ),
+        Mistake(
             "all_true",
             "every entry is True, so nothing is masked: the future must be False.",
             lambda n: np.ones((n, n), dtype=bool),
-        ),
-    ],
-)
-
-
-POSITIONAL_ENCODING = Exercise(
-    notebook="04_self_attention_and_causal_masks",
-    name="positional_encoding",
-    reference=ref.positional_encoding,
-    cases=_encoding_cases,
-    hidden_cases=_encoding_hidden,
-    fresh=_encoding_fresh,
-    mistakes=[
-        Mistake(
-            "sin_cos_swapped",
-            "your even columns hold cosines and your odd columns sines. Look at position 0: which of sin 0 and "
-            "cos 0 is 0? The formula puts that one in the even columns.",
-            _encoding_with(cos_first=True),
-        ),
-        Mistake(
-            "halves_not_interleaved",
-            "you put all the sines first and all the cosines after. In the formula they alternate: column 2i "
-            "is a sine and column 2i + 1 the cosine of the same angle.",
-            _encoding_with(columns=lambda j, d: j < d // 2, exponent=lambda j: 2 * (j % (len(j) // 2))),
-        ),
-        Mistake(
-            "exponent_per_column",
-            "each pair of columns (2i, 2i + 1) shares one frequency, 10000^(2i/d). You used a new frequency for "
-            "every column.",
-            _encoding_with(exponent=lambda j: j),
-        ),
-        Mistake(
-            "positions_from_one",
-            "positions count from 0: the first row is sin 0, cos 0, ... = 0, 1, 0, 1.",
-            _encoding_with(first_position=1),
-        ),
-        Mistake(
-            "multiplied_by_the_rate",
-            "the angle is the position divided by 10000^(2i/d), so that later columns turn more slowly. You "
-            "multiplied.",
-            _encoding_with(multiply=True),
         ),
     ],
 )
@@ -174,6 +108,10 @@ def _self_attention_cases():
             (r.normal(size=(2, 4, 6)), _weights(r, 6, 4), _weights(r, 6, 4), _weights(r, 6, 3)),
             {"mask": _padding([4, 2], 4)},
         ),
+        Case(
+            "scores of magnitude 1e3",
+            (30 * r.normal(size=(4, 4)), 30 * _weights(r, 4, 4), _weights(r, 4, 4), _weights(r, 4, 2)),
+        ),
     ]
 
 
@@ -190,6 +128,11 @@ def _self_attention_hidden():
             "scores of magnitude 1e3",
             (30 * r.normal(size=(5, 4)), 30 * _weights(r, 4, 4), _weights(r, 4, 4), _weights(r, 4, 2)),
             {"mask": ref.causal_mask(5)},
+        ),
+        # No mask, more than one token: attention made causal when no mask is given shows here.
+        Case(
+            "4 tokens, no mask",
+            (r.normal(size=(4, 5)), _weights(r, 5, 3), _weights(r, 5, 3), _weights(r, 5, 2)),
         ),
     ]
 
@@ -211,6 +154,33 @@ def _self_attention_with(q="q", k="k", v="v", use_mask=True, transpose=False):
         )
 
     return attention
+
+
+def _always_causal(X, W_q, W_k, W_v, mask=None):
+    mask = ref.causal_mask(X.shape[-2]) if mask is None else mask
+    return ref.scaled_dot_product_attention(X @ W_q, X @ W_k, X @ W_v, mask)
+
+
+def _scaled_twice(X, W_q, W_k, W_v, mask=None):
+    return ref.scaled_dot_product_attention(X @ W_q / np.sqrt(W_q.shape[-1]), X @ W_k, X @ W_v, mask)
+
+
+def _one_max_for_all(X, W_q, W_k, W_v, mask=None):
+    """Attention written out with exp(scores - scores.max()): one max for every row."""
+    Q, K, V = X @ W_q, X @ W_k, X @ W_v
+    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    with np.errstate(all="ignore"):
+        exps = np.exp(scores - scores.max())
+        weights = exps / exps.sum(axis=-1, keepdims=True)
+    return weights @ V, weights
+
+
+ALWAYS_CAUSAL = (
+    "with no mask (mask=None) every token attends to every token, later ones too: only a mask that is passed in "
+    "hides anything. Use the mask you are given, and none when it is None."
+)
 
 
 def _padding(lengths, n_k):
@@ -276,13 +246,18 @@ def _cross_hidden():
     ]
 
 
-def _cross_with(q="x", k="m", v="m", use_mask=True):
+def _cross_with(q="x", k="m", v="m", use_mask=True, invert=False, values_by_w_k=False):
     """Cross-attention with each role's sequence named: "x" the target X, "m" the memory."""
 
     def attention(X, memory, W_q, W_k, W_v, mask=None):
         source = {"x": X, "m": memory}
+        if mask is not None and invert:
+            mask = ~np.asarray(mask)
         return ref.scaled_dot_product_attention(
-            source[q] @ W_q, source[k] @ W_k, source[v] @ W_v, mask if use_mask else None
+            source[q] @ W_q,
+            source[k] @ W_k,
+            source[v] @ (W_k if values_by_w_k else W_v),
+            mask if use_mask else None,
         )
 
     return attention
@@ -310,6 +285,23 @@ CROSS_ATTENTION = Exercise(
             "mask_ignored",
             "the mask was not passed on: padding got weight. Give the mask to scaled_dot_product_attention.",
             _cross_with(use_mask=False),
+        ),
+        Mistake(
+            "mask_inverted",
+            "your mask is inverted. Here True means 'may attend' and False marks padding; PyTorch's "
+            "key_padding_mask is the other way round (True = padding). Pass the mask on as it is given.",
+            _cross_with(invert=True),
+        ),
+        Mistake(
+            "values_from_keys",
+            "the values came from W_k. Values have their own projection: memory @ W_v.",
+            _cross_with(values_by_w_k=True),
+        ),
+        Mistake(
+            "queries_from_memory",
+            "the queries came from memory too: that is self-attention on the memory, one output per source token. "
+            "The queries come from X, one per target token; only the keys and the values come from memory.",
+            _cross_with("m", "m", "m"),
         ),
     ],
 )
@@ -370,111 +362,19 @@ SELF_ATTENTION = Exercise(
             "the mask was ignored: scaled_dot_product_attention takes it as its fourth argument.",
             _self_attention_with(use_mask=False),
         ),
-    ],
-)
-
-
-def _rotary_cases():
-    r = _rng(24)
-    return [
-        # One pair first: the turn's direction and the given position show alone there.
-        Case("one pair at position 1: turned by 1 radian", (np.array([[1.0, 0.0]]), np.array([1]))),
-        Case("4 tokens at positions 0..3, d = 4", (r.normal(size=(4, 4)), np.arange(4))),
-        Case(
-            "positions 5, 0, 9 (any integers), d = 6, base 100",
-            (r.normal(size=(3, 6)), np.array([5, 0, 9])),
-            {"base": 100.0},
-        ),
-        Case("a batch of 2 sequences, n = 3, d = 8", (r.normal(size=(2, 3, 8)), np.arange(3))),
-    ]
-
-
-def _rotary_hidden():
-    r = _rng(124)
-    return [
-        Case("two batch dimensions, d = 16", (r.normal(size=(2, 2, 5, 16)), np.arange(5))),
-        Case("d = 64 at positions up to 4000", (r.normal(size=(3, 64)), np.array([0, 1000, 4000]))),
-        Case(
-            "base 500000 (Llama 3's), positions from 100",
-            (r.normal(size=(4, 32)), np.arange(100, 104)),
-            {"base": 500000.0},
-        ),
-    ]
-
-
-def _rotary_with(angles=None, pairs="interleaved", direction=1.0, own_positions=False):
-    """The reference with one thing changed, for the mistakes below. ``angles(p, d, base)`` gives the (n, d/2)
-    angles of the pairs, or (n, d) for one angle per feature."""
-
-    def rotary(X, positions, base=10000.0):
-        d = X.shape[-1]
-        p = np.arange(X.shape[-2]) if own_positions else np.asarray(positions)
-        theta = p[:, None] * base ** (-np.arange(0, d, 2) / d) if angles is None else angles(p, d, base)
-        if theta.shape[-1] == d:  # one angle per feature: each feature turns by its own
-            first_angle, second_angle = theta[:, 0::2], theta[:, 1::2]
-        else:
-            first_angle = second_angle = theta
-        if pairs == "interleaved":
-            first, second = X[..., 0::2], X[..., 1::2]
-        else:  # feature i with feature i + d/2
-            first, second = X[..., : d // 2], X[..., d // 2 :]
-        new_first = first * np.cos(first_angle) - direction * second * np.sin(first_angle)
-        new_second = direction * first * np.sin(second_angle) + second * np.cos(second_angle)
-        out = np.empty(X.shape)
-        if pairs == "interleaved":
-            out[..., 0::2], out[..., 1::2] = new_first, new_second
-        else:
-            out[..., : d // 2], out[..., d // 2 :] = new_first, new_second
-        return out
-
-    return rotary
-
-
-ROTARY_EMBEDDING = Exercise(
-    notebook="04_self_attention_and_causal_masks",
-    name="rotary_embedding",
-    reference=ref.rotary_embedding,
-    cases=_rotary_cases,
-    hidden_cases=_rotary_hidden,
-    mistakes=[
+        Mistake("always_causal", ALWAYS_CAUSAL, _always_causal),
         Mistake(
-            "turned_backwards",
-            "your pairs turn the wrong way, by minus the angle. Turning the point (1, 0) by a positive angle a "
-            "gives (cos a, sin a): the first feature of the pair gets -sin, the second +sin.",
-            _rotary_with(direction=-1.0),
+            "scaled_twice",
+            "scaled_dot_product_attention already divides the scores by sqrt(d_k): dividing the queries by it too "
+            "scales twice. Pass the plain projections.",
+            _scaled_twice,
         ),
         Mistake(
-            "positions_ignored",
-            "you numbered the tokens 0, 1, 2, ... yourself. Use the positions you are given: a token can sit "
-            "anywhere, as one new token at position 1000 does while a model generates.",
-            _rotary_with(own_positions=True),
-        ),
-        Mistake(
-            "angle_per_feature",
-            "features 2i and 2i + 1 are one point in the plane and turn by one angle, p * base^(-2i/d). You gave "
-            "each feature an angle of its own, so your 'rotation' changes the vectors' lengths. Make d/2 angles "
-            "per position, not d.",
-            _rotary_with(angles=lambda p, d, base: p[:, None] * base ** (-np.arange(d) / d)),
-        ),
-        Mistake(
-            "position_as_angle",
-            "every pair turned by the position itself, in radians. Each pair turns at its own speed: pair i by "
-            "p * base^(-2i/d), fast for the first pairs and ever slower after, like the waves of "
-            "positional_encoding.",
-            _rotary_with(angles=lambda p, d, base: np.repeat(p[:, None] * 1.0, d // 2, axis=1)),
-        ),
-        Mistake(
-            "exponent_over_pairs",
-            "pair i turns by p * base^(-2i/d): the exponent counts features (2i of d), not pairs. With i/d the "
-            "last pairs turn far faster than they should.",
-            _rotary_with(angles=lambda p, d, base: p[:, None] * base ** (-np.arange(d // 2) / d)),
-        ),
-        Mistake(
-            "halves_paired",
-            "you turned feature i together with feature i + d/2, the 'rotate_half' layout of GPT-NeoX and of "
-            "Hugging Face's Llama code. That rotates other pairs; this exercise asks for RoFormer's, where "
-            "features 2i and 2i + 1 (the even and the odd columns) turn together.",
-            _rotary_with(pairs="halves"),
+            "one_max_for_all",
+            "you subtracted one max for all the scores. A query whose scores sit far below the largest has every "
+            "exp underflow to 0, and 0 / 0 is nan: each query's row needs its own max, along the last axis with "
+            "keepdims=True, as softmax takes it.",
+            _one_max_for_all,
         ),
     ],
 )

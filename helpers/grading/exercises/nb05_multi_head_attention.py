@@ -12,7 +12,7 @@ from helpers.checking import Case
 from helpers.grading import reference as ref
 from helpers.grading.exercises.common import Exercise, Mistake, _rng, _weights
 from helpers.grading.exercises.nb03_scaled_dot_product_attention import _attention_with
-from helpers.grading.exercises.nb04_self_attention_and_causal_masks import _padding
+from helpers.grading.exercises.nb04_self_attention_and_causal_masks import ALWAYS_CAUSAL, _padding
 
 
 def _per_sequence_masks(lengths, n):
@@ -102,6 +102,12 @@ def _combine_hidden():
     ]
 
 
+_FIRST_AXIS = (
+    "np.concatenate(X, ...) and np.hstack(X) take X apart along its first axis: the heads of one sequence, but "
+    "the batch when there is one. Take the heads from axis -3 (X[..., h, :, :]), or swap axes -3 and -2 and "
+    "reshape the last two into one."
+)
+
 COMBINE_HEADS = Exercise(
     notebook="05_multi_head_attention",
     name="combine_heads",
@@ -137,6 +143,9 @@ COMBINE_HEADS = Exercise(
             "the heads come out in reverse order: head 0 must fill the first d_head columns.",
             lambda X: ref.combine_heads(X[..., ::-1, :, :]),
         ),
+        # np.concatenate(X) and np.hstack(X) both take X's first axis apart: two outputs, one mistake.
+        Mistake("pieces_along_axis_0", _FIRST_AXIS, lambda X: np.concatenate(X, axis=-1)),
+        Mistake("hstack", _FIRST_AXIS, lambda X: np.hstack(X)),
     ],
 )
 
@@ -186,7 +195,13 @@ def _mha_hidden():
 
 
 def _mha_with(
-    split=ref.split_heads, combine=ref.combine_heads, use_w_o=True, heads_axis=True, **attention_changes
+    split=ref.split_heads,
+    combine=ref.combine_heads,
+    use_w_o=True,
+    heads_axis=True,
+    always_causal=False,
+    average_weights=False,
+    **attention_changes,
 ):
     """Multi-head attention with one part done differently; each default is the correct choice, and
     ``attention_changes`` go to :func:`_attention_with` for the attention inside each head."""
@@ -194,13 +209,33 @@ def _mha_with(
 
     def mha(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
         Q, K, V = (split(X @ W, num_heads) for W in (W_q, W_k, W_v))
+        if mask is None and always_causal:
+            mask = ref.causal_mask(X.shape[-2])
         if mask is not None and heads_axis:
             mask = np.expand_dims(mask, -3)
         heads, weights = attend(Q, K, V, mask)
         out = combine(heads)
-        return (out @ W_o if use_w_o else out), weights
+        return (out @ W_o if use_w_o else out), (weights.mean(axis=-3) if average_weights else weights)
 
     return mha
+
+
+def _w_o_per_head(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    """Every head's output times the same first d_head rows of W_o, the heads then added up."""
+    Q, K, V = (ref.split_heads(X @ W, num_heads) for W in (W_q, W_k, W_v))
+    mask = None if mask is None else np.expand_dims(mask, -3)
+    heads, weights = ref.scaled_dot_product_attention(Q, K, V, mask)
+    return (heads @ W_o[: heads.shape[-1]]).sum(axis=-3), weights
+
+
+def _split_then_project(X, W_q, W_k, W_v, W_o, num_heads, mask=None):
+    """X split into heads first, each head projected by the top-left d_head x d_head corner of W_q, W_k, W_v."""
+    heads_of_x = ref.split_heads(X, num_heads)
+    d = heads_of_x.shape[-1]
+    Q, K, V = (heads_of_x @ W[:d, :d] for W in (W_q, W_k, W_v))
+    mask = None if mask is None else np.expand_dims(mask, -3)
+    heads, weights = ref.scaled_dot_product_attention(Q, K, V, mask)
+    return ref.combine_heads(heads) @ W_o, weights
 
 
 MULTI_HEAD_ATTENTION = Exercise(
@@ -251,6 +286,26 @@ MULTI_HEAD_ATTENTION = Exercise(
             "batch axis up with the heads axis: with as many sequences as heads, sequence i's mask lands on head i "
             "of every sequence.",
             _mha_with(heads_axis=False),
+        ),
+        Mistake(
+            "weights_averaged",
+            "you returned the weights averaged over the heads (PyTorch's average_attn_weights=True). Return every "
+            "head's own weights, (..., num_heads, n, n): each head attends in its own way, and the average hides "
+            "it.",
+            _mha_with(average_weights=True),
+        ),
+        Mistake("always_causal", ALWAYS_CAUSAL, _mha_with(always_causal=True)),
+        Mistake(
+            "w_o_per_head",
+            "every head's output met the same first d_head rows of W_o. W_o mixes the heads: combine them first, "
+            "(..., n, d_model), then multiply by all of W_o, so that head h's columns meet rows h*d_head:(h+1)*d_head.",
+            _w_o_per_head,
+        ),
+        Mistake(
+            "split_before_projecting",
+            "you split X into heads before projecting it. Project first, with all of W_q (and W_k, W_v): each "
+            "head's query mixes all d_model features of its token. Then split_heads cuts the projections into heads.",
+            _split_then_project,
         ),
     ],
 )
@@ -305,10 +360,13 @@ def _gqa_hidden():
             _gqa_args(r, (2, 5, 8), 8, 2, 1),
             {"mask": _per_sequence_masks([5, 2], 5)},
         ),
+        Case("4 tokens, no mask, 4 query heads, 2 key/value heads", _gqa_args(r, (4, 8), 8, 4, 2)),
     ]
 
 
-def _gqa_with(kv_head_of=None, values="v", use_w_o=True, use_mask=True, heads_axis=True):
+def _gqa_with(
+    kv_head_of=None, values="v", use_w_o=True, use_mask=True, heads_axis=True, always_causal=False, scale=None
+):
     """Grouped-query attention with one thing done differently; ``kv_head_of(h, num_heads, num_kv_heads)`` says
     which key/value head query head h reads (by default h // group, the correct one)."""
 
@@ -321,9 +379,12 @@ def _gqa_with(kv_head_of=None, values="v", use_w_o=True, use_mask=True, heads_ax
         Q = ref.split_heads(X @ W_q, num_heads)
         K = ref.split_heads(X @ W_k, num_kv_heads)[..., which, :, :]
         V = ref.split_heads(X @ (W_k if values == "k" else W_v), num_kv_heads)[..., which, :, :]
+        if mask is None and always_causal:
+            mask = ref.causal_mask(X.shape[-2])
         if mask is not None and use_mask and heads_axis:
             mask = np.expand_dims(mask, -3)
-        heads, weights = ref.scaled_dot_product_attention(Q, K, V, mask if use_mask else None)
+        attend = ref.scaled_dot_product_attention if scale is None else _attention_with(scale=scale)
+        heads, weights = attend(Q, K, V, mask if use_mask else None)
         out = ref.combine_heads(heads)
         return (out @ W_o if use_w_o else out), weights
 
@@ -375,5 +436,19 @@ GROUPED_QUERY_ATTENTION = Exercise(
             "heads, sequence i's mask lands on query head i.",
             _gqa_with(heads_axis=False),
         ),
+        Mistake(
+            "kv_head_by_num_kv_heads",
+            "query head h reads key/value head h // (num_heads // num_kv_heads), dividing by the number of query "
+            "heads that share one. h // num_kv_heads divides by the number of key/value heads instead: right only "
+            "where the two happen to be equal, and elsewhere it reads the wrong head or one past the last.",
+            _gqa_with(kv_head_of=lambda h, heads, kv: h // kv),
+        ),
+        Mistake(
+            "scale_by_d_model",
+            "you scaled by sqrt(d_model). Each head attends with its own d_k = d_head = d_model // num_heads: "
+            "divide by sqrt(d_head).",
+            _gqa_with(scale=lambda Q, K, V: Q.shape[-1] * Q.shape[-3]),  # d_head * num_heads = d_model
+        ),
+        Mistake("always_causal", ALWAYS_CAUSAL, _gqa_with(always_causal=True)),
     ],
 )

@@ -1,10 +1,9 @@
 """Notebook 06, parallelism and scale: the exercises ``max_path_length`` (how many attention hops the farthest
-connected pair of positions needs, under a mask), ``decode_step`` (one step of generation with a key/value
-cache) and ``blockwise_attention`` (FlashAttention's online softmax over blocks of keys).
+connected pair of positions needs, under a mask) and ``decode_step`` (one step of generation with a key/value
+cache); its third, ``blockwise_attention``, has a module of its own (:mod:`.nb06_blockwise_attention`).
 
-For each, its visible cases, its hidden cases (for max_path_length, how fresh ones are drawn; for
-blockwise_attention, one case only the grader runs) and its classic mistakes, each mistake a model of what a
-function with that mistake returns, and the hint a student sees for it.
+For each, its visible cases, its hidden cases (for max_path_length, how fresh ones are drawn) and its classic
+mistakes, each mistake a model of what a function with that mistake returns, and the hint a student sees for it.
 """
 
 import numpy as np
@@ -12,7 +11,6 @@ import numpy as np
 from helpers.checking import Case
 from helpers.grading import reference as ref
 from helpers.grading.exercises.common import Exercise, Mistake, _rng, _weights
-from helpers.grading.exercises.nb05_multi_head_attention import _per_sequence_masks
 
 
 def _window(n, radius):
@@ -80,14 +78,15 @@ def _hop(step, reach):
     return (step.astype(np.int64) @ reach.astype(np.int64)) > 0
 
 
-def _hops(mask, residual=True, stop_when_all=False):
+def _hops(mask, residual=True, stop_when_all=False, most=None):
     """max_path_length's loop, with two classic mistakes to switch on: forgetting that a position keeps what
     it holds (no residual: start from the mask itself, one hop), and waiting until every pair is connected
-    (which never happens under a causal mask: bounded here at n hops, where a student's loop would hang)."""
+    (which never happens under a causal mask: bounded here at ``most`` hops, n by default, where a student's loop
+    would hang)."""
     n = mask.shape[-1]
     step = mask | np.eye(n, dtype=bool) if residual else mask
     reach, hops = (np.eye(n, dtype=bool), 0) if residual else (mask.copy(), 1)
-    while hops < n:
+    while hops < (n if most is None else most):
         if stop_when_all and reach.all():
             return hops
         wider = reach | _hop(step, reach)
@@ -110,6 +109,50 @@ def _path_counts(mask):
         paths, hops = more, hops + 1
 
 
+def _matrix_power_counts(mask):
+    """(I + mask)^k in int64 by np.linalg.matrix_power, k = 1, 2, ..., until its pattern of non-zero entries stops
+    changing: the counts wrap around past 2^63 on a long chain, and the pattern changes where it should not."""
+    n = mask.shape[-1]
+    step = (mask | np.eye(n, dtype=bool)).astype(np.int64)
+    previous = np.eye(n, dtype=bool)
+    for k in range(1, n + 1):
+        current = np.linalg.matrix_power(step, k) > 0
+        if np.array_equal(current, previous):
+            return k - 1
+        previous = current
+    return n
+
+
+def _until_gains_shrink(mask):
+    """Stops when a hop connects fewer new pairs than the hop before, not when it connects none."""
+    n = mask.shape[-1]
+    step, reach, hops, last = mask | np.eye(n, dtype=bool), np.eye(n, dtype=bool), 0, None
+    while True:
+        wider = reach | _hop(step, reach)
+        gained = int(wider.sum() - reach.sum())
+        if gained == 0 or (last is not None and gained < last):
+            return hops
+        reach, hops, last = wider, hops + 1, gained
+
+
+def _counts_compared(mask, most=300):
+    """Integer path counts compared between hops until equal: on most masks never (a student's loop hangs), on a
+    single position by accident, once 2^k has wrapped around to 0. None (no answer) past ``most`` hops."""
+    n = mask.shape[-1]
+    step = mask.astype(np.int64) + np.eye(n, dtype=np.int64)
+    paths = np.eye(n, dtype=np.int64)
+    for hops in range(most):
+        more = step @ paths
+        if np.array_equal(more, paths):
+            return hops
+        paths = more
+    return None
+
+
+def _has_global_token(mask):
+    return bool(mask[0, :].all() and mask[:, 0].all())
+
+
 def _first_to_last(mask):
     """Hops between the first and the last position only (whichever way they are connected)."""
     n = mask.shape[-1]
@@ -121,6 +164,20 @@ def _first_to_last(mask):
     return 0
 
 
+_OVERFLOW = (
+    "multiplying integer matrices counts the paths between two positions, and on a long chain those counts pass "
+    "2^63 and wrap around (numpy does not warn). Only whether a pair is connected matters: keep booleans, or "
+    "compare with 0 after every hop."
+)
+_UNTIL_ALL = (
+    "under this mask some pairs are never connected (with a causal mask the first position never hears from the "
+    "last), so waiting until every pair is connected cannot work. Stop when a hop adds no new pair."
+)
+_FIRST_AND_LAST = (
+    "the farthest pair is not always the first and the last position. Take the longest path over every pair "
+    "that is connected at all."
+)
+
 MAX_PATH_LENGTH = Exercise(
     notebook="06_parallelism_and_scale",
     name="max_path_length",
@@ -128,13 +185,15 @@ MAX_PATH_LENGTH = Exercise(
     cases=_path_cases,
     hidden_cases=_path_hidden,
     fresh=_path_fresh,
-    mistakes=[  # the overflow first: on the long chain it is the only mistake left to name
+    mistakes=[  # the overflows first: on the long chain they are the only mistakes left to name
+        Mistake("path_counts_overflow", _OVERFLOW, _path_counts),
+        Mistake("matrix_power_overflow", _OVERFLOW, _matrix_power_counts),
         Mistake(
-            "path_counts_overflow",
-            "multiplying integer matrices counts the paths between two positions, and on a long chain those "
-            "counts pass 2^63 and wrap around (numpy does not warn). Only whether a pair is connected matters: "
-            "keep booleans, or compare with 0 after every hop.",
-            _path_counts,
+            "counts_compared",
+            "you compared the integer path counts of one hop with the last hop's. The counts keep growing after "
+            "the pattern of connected pairs has settled (until they wrap around past 2^63), so they are never "
+            "equal, or equal by accident. Compare True/False patterns: stop when a hop connects no new pair.",
+            _counts_compared,
         ),
         Mistake(
             "no_residual",
@@ -149,19 +208,32 @@ MAX_PATH_LENGTH = Exercise(
             "after which some pair is connected that was not before.",
             lambda mask: ref.max_path_length(mask) + 1,
         ),
+        Mistake("until_all_connected", _UNTIL_ALL, lambda mask: _hops(mask, stop_when_all=True)),
         Mistake(
-            "until_all_connected",
-            "under this mask some pairs are never connected (with a causal mask the first position never hears "
-            "from the last), so waiting until every pair is connected cannot work. Stop when a hop adds no new "
-            "pair.",
-            lambda mask: _hops(mask, stop_when_all=True),
+            "until_all_connected_capped",
+            _UNTIL_ALL,
+            lambda mask: _hops(mask, stop_when_all=True, most=mask.shape[-1] - 1),
         ),
         Mistake(
-            "first_and_last_only",
-            "the farthest pair is not always the first and the last position (here a global token links those "
-            "two in one hop). Take the longest path over every pair that is connected at all.",
-            _first_to_last,
+            "until_gains_shrink",
+            "you stopped when a hop connected fewer new pairs than the hop before. Fewer is not none: the number "
+            "of new pairs can shrink for a while and still not be 0. Stop when a hop connects no new pair at all.",
+            _until_gains_shrink,
         ),
+        # Where a global token links the first and the last position, say so: elsewhere it would mislead.
+        Mistake(
+            "first_and_last_only_global",
+            f"{_FIRST_AND_LAST} Here a global token links those two in one hop.",
+            lambda mask: _first_to_last(mask) if _has_global_token(mask) else None,
+        ),
+        # After the global token's: there the first and the last position are one hop apart, one too few.
+        Mistake(
+            "one_hop_too_few",
+            "you counted one hop too few: the count starts at 0 before any hop is taken (each position holds only "
+            "its own information), and every hop that connects a new pair adds 1, the first one too.",
+            lambda mask: max(ref.max_path_length(mask) - 1, 0),
+        ),
+        Mistake("first_and_last_only", _FIRST_AND_LAST, _first_to_last),
     ],
 )
 
@@ -185,7 +257,19 @@ def _decode_cases():
         Case("t = 2, d_model = 6, d_k = 3, d_v = 2", _decode_args(r, (), 2, 6, 3, 2)),
         Case("a batch of 2 sequences, t = 4", _decode_args(r, (2,), 4, 4, 4, 4)),
         Case("scores of magnitude 1e3, t = 3", _decode_args(r, (), 3, 4, 4, 4, scale=12.0)),
+        Case("a batch of 2 on very different scales", _far_apart_scales()),
     ]
+
+
+def _far_apart_scales(first=0):
+    """Two sequences, one's scores near 800 (the ``first``) and the other's near 0: one max for the whole batch
+    underflows every exponential of the other to 0, and 0 / 0 is nan."""
+    r = _rng(14 + first)
+    x_t, k_cache, v_cache, W_q, W_k, W_v = _decode_args(r, (2,), 3, 4, 4, 4)
+    x_t[first], k_cache[first] = [40.0, 0.0, 0.0, 0.0], 0.1 * r.normal(size=(3, 4))
+    W_q, W_k = np.eye(4), np.eye(4)
+    k_cache[first, :, 0] = [40.0, 39.0, 41.0]  # with x_t's own key, 40 * 40: scores near 800
+    return (x_t, k_cache, v_cache, W_q, W_k, W_v)
 
 
 def _decode_hidden():
@@ -194,6 +278,7 @@ def _decode_hidden():
         Case("two batch dimensions, t = 5", _decode_args(r, (2, 3), 5, 6, 4, 3)),
         Case("scores of magnitude 1e3", _decode_args(r, (), 6, 4, 4, 4, scale=20.0)),
         Case("a batch of 3 starting from empty caches", _decode_args(r, (3,), 0, 4, 4, 4)),
+        Case("a batch of 2 on very different scales, the larger second", _far_apart_scales(first=1)),
     ]
 
 
@@ -205,8 +290,11 @@ def _decode_with(
     scale=True,
     query="q",
     stable=True,
+    one_max=False,
+    scale_by=None,
     raw="",
     blend_per_row=True,
+    first_key_only=False,
 ):
     """One decoding step with one thing done differently; each default is the correct choice. ``raw`` names what
     is x_t itself, unprojected ("k" the key, "kv" the key and the value)."""
@@ -220,12 +308,18 @@ def _decode_with(
         parts = ([k, old_k], [v, old_v]) if first else ([old_k, k], [old_v, v])
         keys, values = (np.concatenate(p, axis=-2) for p in parts)
         attended = (old_k, old_v) if not own_key else (keys, values)
+        if first_key_only:
+            attended = (keys[..., :1, :], values[..., :1, :])
         if attended[0].shape[-2] == 0:
             raise ValueError("nothing to attend to")
         scores = (q[..., None, :] @ np.swapaxes(attended[0], -1, -2))[..., 0, :]
         if scale:
-            scores = scores / np.sqrt(q.shape[-1])
-        if stable:
+            scores = scores / np.sqrt(q.shape[-1] if scale_by is None else scale_by(x_t, q))
+        if one_max:  # one max for every sequence of the batch
+            with np.errstate(all="ignore"):
+                exps = np.exp(scores - scores.max())
+                weights = exps / exps.sum(axis=-1, keepdims=True)
+        elif stable:
             weights = ref.softmax(scores)
         else:
             with np.errstate(all="ignore"):
@@ -287,6 +381,25 @@ DECODE_STEP = Exercise(
             _decode_with(stable=False),
         ),
         Mistake(
+            "global_max",
+            "you subtracted one max for the whole batch. A sequence whose scores sit far below another's has "
+            "every exp underflow to 0, and 0 / 0 is nan: each sequence (each row of scores) needs its own max, "
+            "along the last axis with keepdims=True, as softmax takes it.",
+            _decode_with(one_max=True),
+        ),
+        Mistake(
+            "scale_by_d_model",
+            "you scaled by sqrt(d_model), the token's width. The scores are dot products of a query and keys of "
+            "width d_k: divide by sqrt(d_k), the width of x_t @ W_q.",
+            _decode_with(scale_by=lambda x_t, q: x_t.shape[-1]),
+        ),
+        Mistake(
+            "first_token_only",
+            "the new token attended to the first token only, as row 0 of a causal mask allows. The new token is "
+            "the last one: it may attend to every cached token and to itself, so it needs no mask at all.",
+            _decode_with(first_key_only=True),
+        ),
+        Mistake(
             "raw_token_as_key",
             "the new token's key was x_t itself, the raw token. Every key in the cache was projected by W_k when "
             "its token was new, and the query is projected by W_q: the new key must be projected too, x_t @ W_k, "
@@ -307,205 +420,6 @@ DECODE_STEP = Exercise(
             "the weights a row axis, (..., 1, t), so that each sequence's weights meet only its own values, or "
             "say it in np.einsum with '...'.",
             _decode_with(blend_per_row=False),
-        ),
-    ],
-)
-
-
-def _blockwise_args(r, batch, n_q, n_k, d_k, d_v, block_size, scale=1.0):
-    Q, K = scale * r.normal(size=(*batch, n_q, d_k)), scale * r.normal(size=(*batch, n_k, d_k))
-    return (Q, K, r.normal(size=(*batch, n_k, d_v)), block_size)
-
-
-def _blockwise_cases():
-    r = _rng(11)
-    return [
-        Case("3 queries, 8 keys in blocks of 4", _blockwise_args(r, (), 3, 8, 4, 2, 4)),
-        Case("7 keys in blocks of 3: the last block is shorter", _blockwise_args(r, (), 4, 7, 4, 3, 3)),
-        Case(
-            "a causal mask, 6 tokens in blocks of 2",
-            _blockwise_args(r, (), 6, 6, 4, 3, 2),
-            {"mask": ref.causal_mask(6)},
-        ),
-        Case(
-            "a window of radius 1: some rows see nothing in the first block",
-            _blockwise_args(r, (), 6, 6, 4, 2, 2),
-            {"mask": _window(6, 1)},
-        ),
-        Case(
-            "a batch of 2, scores of magnitude 1e3, blocks of 4",
-            _blockwise_args(r, (2,), 3, 8, 4, 2, 4, scale=25.0),
-        ),
-        Case("scores that climb by more than 1,000 from the first block to the last", _climbing_scores()),
-        Case("a query whose every score is below -700 (and one above 700)", _sunken_scores()),
-        # A mask per sequence: the one visible case where slicing the mask as if it were (n_q, n_k) fails.
-        Case(
-            "a batch of 3, a causal padding mask per sequence (batch, n, n), blocks of 2",
-            _blockwise_args(r, (3,), 5, 5, 4, 2, 2),
-            {"mask": _per_sequence_masks([5, 2, 4], 5)},
-        ),
-    ]
-
-
-def _climbing_scores():
-    """One query against keys whose scores climb from 0 to 1,500: a later block's scores exceed the first block's
-    maximum by far more than exp can take (about 709)."""
-    Q = np.array([[30.0, 0.0, 0.0, 0.0]])
-    K = np.zeros((8, 4))
-    K[:, 0] = np.linspace(0.0, 100.0, 8)
-    return (Q, K, _rng(12).normal(size=(8, 2)), 3)
-
-
-def _sunken_scores():
-    """Two queries, the first scoring every key near +800, the second near -800: a running maximum that starts at
-    0 instead of -inf underflows every exponential of the second to 0 and divides 0 by 0."""
-    Q = np.array([[40.0, 0.0, 0.0, 0.0], [-40.0, 0.0, 0.0, 0.0]])
-    K = np.zeros((5, 4))
-    K[:, 0] = [40.0, 41.0, 39.5, 40.5, 42.0]
-    return (Q, K, _rng(13).normal(size=(5, 3)), 2)
-
-
-def _blockwise_hidden():
-    r = _rng(111)
-    return [
-        Case(
-            "two batch dimensions, causal, 12 keys in blocks of 5",
-            _blockwise_args(r, (2, 3), 12, 12, 4, 3, 5),
-            {"mask": ref.causal_mask(12)},
-        ),
-        Case("one block holds every key", _blockwise_args(r, (), 4, 6, 3, 2, 10)),
-        Case("blocks of one key", _blockwise_args(r, (), 3, 5, 4, 2, 1)),
-        Case(
-            "a causal mask over scores of magnitude 1e3, blocks of 3",
-            _blockwise_args(r, (), 7, 7, 4, 2, 3, scale=25.0),
-            {"mask": ref.causal_mask(7)},
-        ),
-        Case(
-            "a mask per sequence (batch, n_q, n_k), blocks of 2",
-            _blockwise_args(r, (3,), 4, 5, 4, 2, 2),
-            {"mask": r.random((3, 4, 5)) < 0.6},
-        ),
-    ]
-
-
-def _too_big_for_the_whole_matrix():
-    """One case, run by the grader only: 2,048 queries over 131,072 keys, whose whole float64 score matrix (2 GiB)
-    cannot fit in a grading kernel's 2 GiB of address space, while blocks of 512 keys take 8 MiB each. The keys
-    are all zero, so every weight is equal and the answer is the mean of the values: no reference run needed."""
-    r = _rng(211)
-    Q, K, V = r.normal(size=(2048, 1)), np.zeros((131072, 1)), r.normal(size=(131072, 1))
-    expected = np.broadcast_to(V.mean(axis=0), (2048, 1)).copy()
-    name = "2,048 queries over 131,072 keys in blocks of 512 (the whole score matrix would take 2 GiB)"
-    return [Case(name, (Q, K, V, 512), {}, expected, {})]
-
-
-def _blockwise_with(
-    rescale_sum=True,
-    rescale_acc=True,
-    alone=False,
-    scale=True,
-    drop_last=False,
-    use_mask=True,
-    shift_by_max=True,
-    first_top=-np.inf,
-    first_block_mask=False,
-):
-    """Blockwise attention with one thing done differently; each default is the correct choice."""
-
-    def blockwise(Q, K, V, block_size, mask=None):
-        n_k = K.shape[-2]
-        top = np.full((*Q.shape[:-1], 1), first_top)
-        total, acc, outputs = np.zeros((*Q.shape[:-1], 1)), np.zeros((*Q.shape[:-1], V.shape[-1])), []
-        stop = n_k - block_size + 1 if drop_last else n_k
-        for start in range(0, max(stop, 1), block_size):
-            block = slice(start, start + block_size)
-            scores = Q @ np.swapaxes(K[..., block, :], -1, -2)
-            if scale:
-                scores = scores / np.sqrt(Q.shape[-1])
-            if mask is not None and use_mask:
-                columns = slice(0, block_size) if first_block_mask else block
-                whole = np.broadcast_to(mask, (*mask.shape[:-1], n_k))
-                scores = np.where(whole[..., columns], scores, -np.inf)
-            if alone:  # each block's own softmax, the blocks' outputs averaged
-                outputs.append(ref.softmax(scores) @ V[..., block, :])
-                continue
-            new_top = np.maximum(top, scores.max(axis=-1, keepdims=True))
-            shift = np.where(np.isneginf(new_top), 0.0, new_top)
-            if not shift_by_max:  # plain exponentials: nothing to move when the maximum grows
-                shift = np.zeros_like(shift)
-            exps = np.exp(scores - shift)
-            factor = np.exp(top - shift) if shift_by_max else 1.0
-            total = (total * factor if rescale_sum else total) + exps.sum(axis=-1, keepdims=True)
-            acc = (acc * factor if rescale_acc else acc) + exps @ V[..., block, :]
-            top = new_top
-        return np.mean(outputs, axis=0) if alone else acc / total
-
-    return blockwise
-
-
-BLOCKWISE_ATTENTION = Exercise(
-    notebook="06_parallelism_and_scale",
-    name="blockwise_attention",
-    reference=ref.blockwise_attention,
-    cases=_blockwise_cases,
-    hidden_cases=_blockwise_hidden,
-    graded_only=_too_big_for_the_whole_matrix,
-    mistakes=[
-        Mistake(
-            "blocks_normalised_alone",
-            "each block was normalised on its own and the blocks' outputs averaged. A block's weights must sum to "
-            "its share of the whole row, not to 1: keep running sums over the blocks and divide once, at the end.",
-            _blockwise_with(alone=True),
-        ),
-        Mistake(
-            "sum_not_rescaled",
-            "when a block raises a row's maximum, what was summed so far was measured against the old maximum. "
-            "Multiply the running sum by exp(old max - new max) before adding the block's, as you do for the "
-            "running output.",
-            _blockwise_with(rescale_sum=False),
-        ),
-        Mistake(
-            "nothing_rescaled",
-            "when a block raises a row's maximum, the running sum and the running output were both measured "
-            "against the old maximum: multiply both by exp(old max - new max) before adding the block's.",
-            _blockwise_with(rescale_sum=False, rescale_acc=False),
-        ),
-        Mistake(
-            "last_block_dropped",
-            "the keys after the last whole block were left out. When n_k is not a multiple of block_size the last "
-            "block is shorter, and it counts too.",
-            _blockwise_with(drop_last=True),
-        ),
-        Mistake(
-            "no_scaling",
-            "the scores were not divided by sqrt(d_k): blockwise attention computes the same softmax(Q K^T / "
-            "sqrt(d_k)) V as scaled_dot_product_attention.",
-            _blockwise_with(scale=False),
-        ),
-        Mistake(
-            "mask_ignored",
-            "the mask was ignored. Each block needs its own columns of the mask (the same slice as its keys), "
-            "applied before the exponentials.",
-            _blockwise_with(use_mask=False),
-        ),
-        Mistake(
-            "first_block_mask",
-            "every block was masked with the mask's first block_size columns, the first block's. Block "
-            "start..start + block_size holds other keys, and needs their columns of the mask: the same slice as "
-            "its keys.",
-            _blockwise_with(first_block_mask=True),
-        ),
-        Mistake(
-            "no_max_subtraction",
-            "exp overflowed on large scores (inf / inf = nan). Keep a running maximum per query, subtract it before "
-            "exp, and rescale the sums when it grows: that is what makes the blocks safe.",
-            _blockwise_with(shift_by_max=False),
-        ),
-        Mistake(
-            "max_starts_at_zero",
-            "the running maximum started at 0. Before any key it must be -inf (no score seen yet): with every score "
-            "of a row far below 0, exp(score - 0) underflows to 0 and the division is 0 / 0.",
-            _blockwise_with(first_top=0.0),
         ),
     ],
 )
