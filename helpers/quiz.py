@@ -225,7 +225,7 @@ def feedback_html(number, letter, tests=None):
         return ""
     if tests is None:
         return (
-            f"<p>Chosen: {escape(str(letter))}. Put it in the graded cell below; your graded feedback will say "
+            f"<p>Your choice: {escape(str(letter))}. Put it in the graded cell below; your graded feedback will say "
             "whether it is right, and why.</p>"
         )
     _, explanation, reasons = tests[number]

@@ -7,6 +7,7 @@ check module (error hints, property messages), and the hint blocks of the releas
 """
 
 import ast
+import builtins
 import json
 import re
 
@@ -74,3 +75,46 @@ def test_a_pasted_solution_line_would_be_found():
     assert [line for line in SOLUTION_LINES if line in _squash(pasted)] == [
         "returnexps/np.sum(exps,axis=axis,keepdims=True)"
     ]
+
+
+def _bound_names(code):
+    """Names a notebook's code binds at its top level: imports, functions, classes, assignments."""
+    names = set()
+    for node in ast.parse(code).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.With)):
+            names |= {
+                n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
+    return names
+
+
+def _free_names(code):
+    """Global names a function's code reads without defining them."""
+    tree = ast.parse(code)
+    stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    stored |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments) for a in n.args + n.kwonlyargs}
+    stored |= {
+        n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ExceptHandler)) and n.name
+    }
+    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return loaded - stored - set(dir(builtins))
+
+
+def test_every_known_mistake_uses_only_names_its_notebook_has():
+    # Graded in the student's notebook by real autograde (test_grading.py), a mistake that calls a function the
+    # notebook never imports fails with a NameError instead of its mistake: found here in milliseconds.
+    from mistakes import MISTAKES, NOTEBOOK_OF
+
+    available = {}
+    for path in SOURCE.glob("*.ipynb"):
+        cells = json.loads(path.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        available[path.stem] = _bound_names(re.sub(r"(?m)^\s*[%!].*$", "", code))
+    for function, mistakes in MISTAKES.items():
+        for mistake, (code, _) in mistakes.items():
+            missing = _free_names(code) - available[NOTEBOOK_OF[function]]
+            assert not missing, (function, mistake, missing)

@@ -244,7 +244,7 @@ def test_in_a_class_release_answers_are_collected_not_judged(class_release, save
     widget = quiz.quiz_widget()
     rows, total = widget.children[:-1], widget.children[-1]
     rows[0].children[1].value = wrong
-    assert "Chosen" in rows[0].children[2].value and "Right" not in rows[0].children[2].value
+    assert "Your choice" in rows[0].children[2].value and "Right" not in rows[0].children[2].value
     assert "not the best" not in rows[0].children[2].value
     assert "Answered: 1" in total.value and "Score" not in total.value
     assert progress.load()["quiz"] is None, "neither a trial dict nor the widget saves anything"
