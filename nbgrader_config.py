@@ -2,7 +2,6 @@
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
-    AssignLatePenalties,
     CheckCellMetadata,
     ClearHiddenTests,
     GetGrades,
@@ -40,7 +39,7 @@ c.Autograde.autograde_preprocessors = [
     ClearMetadataPreprocessor,
     LimitOutput,
     SaveAutoGrades,
-    AssignLatePenalties,
+    "helpers.grading.lms_collect.AssignLatePenaltiesWithExtensions",  # nbgrader's, with extensions (below)
     CheckCellMetadata,
 ]
 
@@ -57,8 +56,19 @@ c.GenerateFeedback.preprocessors = [
 # student it names. nbgrader's own collect only warns about a folder handed in under someone else's name.
 c.ExchangeFactory.collect = "helpers.grading.exchange.OwnerCheckedCollect"
 
-# nbgrader zip_collect: submissions downloaded as <student id>_<notebook>.ipynb (or zips of them) into
-# downloaded/attention/archive/. The pattern is matched against the file's full path.
+# nbgrader zip_collect: the files in downloaded/attention/archive/ (or zips of them), as Canvas and Moodle download
+# them (the student found through the roster's lms_user_id) or named <student id>_<notebook>.ipynb (this pattern,
+# matched against the file's full path). A file it cannot place is named with the reason. docs/instructors.md,
+# "A term through an LMS"; submission times from downloaded/attention/submission_times.csv if there is one.
+c.ZipCollectApp.collector_plugin = "helpers.grading.lms_collect.LmsCollector"
 c.FileNameCollectorPlugin.named_regexp = (
     r".*/(?P<student_id>[A-Za-z0-9-]+)_(?P<file_id>[0-9]{2}_[A-Za-z0-9_]+\.ipynb)$"
 )
+
+# The late policy: a hand-in after the due date (`nbgrader db assignment add attention --duedate=...`), or after
+# the student's own in extensions/attention.csv (id,duedate), loses 10% of each notebook's score per started day
+# late, at most 50%. Change the two numbers here; plugin_class = "nbgrader.plugins.LateSubmissionPlugin" takes
+# off nothing. docs/instructors.md, "A term through an LMS".
+c.AssignLatePenalties.plugin_class = "helpers.grading.lms_collect.PenaltyPerDayLate"
+c.PenaltyPerDayLate.percent_per_day = 10
+c.PenaltyPerDayLate.max_percent = 50

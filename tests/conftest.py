@@ -48,6 +48,9 @@ SLOWEST_FIRST = [
     "test_notebooks.py",
     "test_safe_grading.py",
     "test_class_release.py",
+    "test_lms_export.py",
+    "test_autograde_one.py",
+    "test_lms_collect.py",
     "test_browser.py",
 ]
 

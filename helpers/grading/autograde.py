@@ -1,7 +1,8 @@
 """Autograde a whole class in parallel: ``python -m helpers.grading.autograde ASSIGNMENT [--jobs N]``.
 
-Does what ``nbgrader autograde ASSIGNMENT`` does, with the same committed configuration (so the same sandbox and
-trusted verdicts of :mod:`helpers.grading.grader`) and into the same gradebook, but:
+Does what ``nbgrader autograde ASSIGNMENT`` does, with the configuration nbgrader itself would load (its own
+loader reads the same files and command-line options, so the same sandbox and trusted verdicts of
+:mod:`helpers.grading.grader`) and into the same gradebook, but:
 
 - grades several submissions at once, one process per core by default;
 - grades each notebook on its own, in long-lived worker processes forked from one that has already imported
@@ -9,13 +10,16 @@ trusted verdicts of :mod:`helpers.grading.grader`) and into the same gradebook, 
   student's other notebooks (plain nbgrader drops the student's remaining notebooks) and never anyone else's;
 - kills a notebook's grading that outlives its time budget, and scores such a notebook zero (a notebook that
   cannot be graded never keeps the points of an earlier run);
-- prints progress while it runs and ends with a table of who could not be graded and why.
+- prints progress while it runs and ends with a table of who could not be graded and why;
+- ``--student ID`` and ``--notebook NAME`` (nbgrader's options, patterns allowed) regrade exactly what they name,
+  already graded or not, and touch no one else's files.
 
 Notebooks of one student are graded one after the other (nbgrader's per-student set-up is not safe to run twice
 at once); different students run side by side. The exit status is 1 when any notebook could not be graded.
 """
 
 import argparse
+import fnmatch
 import multiprocessing
 import os
 import sys
@@ -27,9 +31,9 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps.api import NbGraderAPI
+from nbgrader.apps.autogradeapp import AutogradeApp
 from nbgrader.converters import Autograde
 from nbgrader.utils import capture_log, temp_attrs
-from traitlets.config.loader import PyFileConfigLoader
 
 from helpers.grading import sandbox
 from helpers.grading.grader import TAMPERING
@@ -57,14 +61,19 @@ class Student:
     seconds: dict = field(default_factory=dict)  # notebook -> wall time its grading took (once it is done)
 
 
-def _config(root):
-    path = Path(root) / "nbgrader_config.py"
-    return PyFileConfigLoader(path.name, path=str(path.parent)).load_config() if path.exists() else None
+def load_config(argv, app_class=AutogradeApp):
+    """The configuration ``nbgrader autograde ARGV`` runs with, built by nbgrader's own loader: the
+    ``nbgrader_config.py`` (or ``.json``) of every folder of Jupyter's config path (jupyter_core's, so
+    system-wide, the environment's and the user's, ``JUPYTER_CONFIG_DIR`` and ``JUPYTER_CONFIG_PATH``
+    included), of the current folder and of the course folder, then the command-line options
+    (``--Class.trait=value`` and nbgrader's own, such as ``--student``), which win."""
+    app = app_class()
+    app.initialize(list(argv))
+    return app.config
 
 
-def _api(root):
-    api = NbGraderAPI(config=_config(root))
-    api.coursedir.root = str(root)
+def _api(config):
+    api = NbGraderAPI(config=config)
     # Several processes share the gradebook: wait for its lock instead of failing at once.
     if api.coursedir.db_url.startswith("sqlite:") and "timeout=" not in api.coursedir.db_url:
         api.coursedir.db_url += ("&" if "?" in api.coursedir.db_url else "?") + "timeout=120"
@@ -75,31 +84,29 @@ def _notebook_seconds(api):
     return float(api.config.get("TrustedExecute", {}).get("notebook_seconds", 300))
 
 
-def _grade_notebook(api, assignment, student, notebook, force):
+def _grade_notebook(api, assignment, student, notebook):
     """nbgrader's own Autograde converter, for one notebook of one student."""
     try:
         with temp_attrs(api.coursedir, assignment_id=assignment, student_id=student, notebook_id=notebook):
-            app = Autograde(coursedir=api.coursedir, parent=api)
-            app.force, app.create_student = force, True
-            result = capture_log(app)
+            result = capture_log(Autograde(coursedir=api.coursedir, parent=api))
     except Exception:  # report anything to the parent, which decides
         result = {"success": False, "log": "", "error": traceback.format_exc()}
     texts = {key: str(result.get(key, ""))[-20_000:] for key in ("log", "error")}
     return {"success": result.get("success") is True, **texts}
 
 
-def _worker(root, assignment, force, conn):
+def _worker(config, assignment, conn):
     """A grading process: notebooks in, results out, until told to stop. Staying alive keeps what nbgrader
     builds on first use (validators, compiled queries), which costs ~0.4 s of CPU per notebook otherwise."""
-    api = _api(root)  # the configuration is read once per worker, not once per notebook
+    api = _api(config)  # the configuration is loaded once, by the parent, and forked with it
     while (task := conn.recv()) is not None:
-        conn.send(_grade_notebook(api, assignment, *task, force))
+        conn.send(_grade_notebook(api, assignment, *task))
 
 
 class _Worker:
-    def __init__(self, context, root, assignment, force):
+    def __init__(self, context, config, assignment):
         self.conn, theirs = context.Pipe()
-        self.process = context.Process(target=_worker, args=(root, assignment, force, theirs), daemon=True)
+        self.process = context.Process(target=_worker, args=(config, assignment, theirs), daemon=True)
         self.process.start()
         theirs.close()
         self.task = self.started = None
@@ -153,17 +160,26 @@ def _zero(api, assignment, student, notebook):
 
 
 def _students(api, assignment):
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+    """The submissions to grade, chosen as nbgrader chooses them: ``CourseDirectory.student_id`` and
+    ``notebook_id`` (``--student``, ``--notebook``: names or glob patterns) and ``student_id_exclude``. With a
+    notebook named, a student who did not submit it is left alone, as nbgrader does."""
+    coursedir = api.coursedir
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         expected = [nb.name for nb in gb.find_assignment(assignment).notebooks]
-    submitted = Path(api.coursedir.root) / api.coursedir.submitted_directory
+    selected = [nb for nb in expected if fnmatch.fnmatchcase(nb, coursedir.notebook_id)]
+    excluded = set(coursedir.student_id_exclude.split(","))
+    submitted = Path(coursedir.root) / coursedir.submitted_directory
     students = []
-    for folder in sorted(submitted.glob(f"*/{assignment}")):
+    for folder in sorted(submitted.glob(f"{coursedir.student_id}/{assignment}")):
         files = {p.stem for p in folder.glob("*.ipynb")}
+        notebooks = [nb for nb in selected if nb in files]
+        if folder.parent.name in excluded or (coursedir.notebook_id != "*" and not notebooks):
+            continue
         students.append(
             Student(
                 name=folder.parent.name,
-                notebooks=[nb for nb in expected if nb in files],
-                missing=[nb for nb in expected if nb not in files],
+                notebooks=notebooks,
+                missing=[nb for nb in selected if nb not in files],
                 unexpected=sorted(files - set(expected)),
             )
         )
@@ -206,13 +222,17 @@ def preflight(api, assignment):
         )
 
 
-def run(assignment, jobs=None, force=False, root=".", out=sys.stdout):
-    """Grade every submission of ``assignment``; return the students (with their failures)."""
-    root = Path(root).resolve()
-    os.chdir(root)
-    api = _api(root)
+def run(assignment, config, jobs=None, out=sys.stdout):
+    """Grade the submissions of ``assignment`` that ``config`` (:func:`load_config`) selects; return the
+    students (with their failures)."""
+    api = _api(config)
     preflight(api, assignment)
     students = _students(api, assignment)
+    if not students:
+        raise CannotGrade(
+            f"no submission of {assignment!r} matches --student {api.coursedir.student_id!r} --notebook "
+            f"{api.coursedir.notebook_id!r} in {api.coursedir.submitted_directory}/: check the names"
+        )
     budget = _notebook_seconds(api) + SLACK_SECONDS
     jobs = jobs or os.cpu_count() or 1
     # A student's notebooks are graded one after another, so the longest chains start first (no long tail).
@@ -221,7 +241,7 @@ def run(assignment, jobs=None, force=False, root=".", out=sys.stdout):
     print(f"Grading {len(students)} students, {total} notebooks, {jobs} at a time.", file=out, flush=True)
     started = time.monotonic()
     context = multiprocessing.get_context("fork")
-    workers = [_Worker(context, root, assignment, force) for _ in range(min(jobs, max(total, 1)))]
+    workers = [_Worker(context, config, assignment) for _ in range(min(jobs, max(total, 1)))]
     finished = 0
 
     def finish(student, notebook, failure):
@@ -273,7 +293,7 @@ def run(assignment, jobs=None, force=False, root=".", out=sys.stdout):
                     else "the grading process itself died"
                 )
                 worker.stop(kill=True)
-                workers[i] = _Worker(context, root, assignment, force)
+                workers[i] = _Worker(context, config, assignment)
             else:
                 continue
             student.seconds[notebook] = seconds
@@ -358,16 +378,28 @@ def _summary(students, seconds, jobs, out):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m helpers.grading.autograde", description=__doc__.split("\n")[0]
+        prog="python -m helpers.grading.autograde",
+        description=__doc__.split("\n")[0],
+        allow_abbrev=False,
+        epilog="Any other option goes to nbgrader, as `nbgrader autograde` takes it (--Class.trait=value, "
+        "--course-dir=PATH, ...); configuration files are read as nbgrader reads them.",
     )
     parser.add_argument("assignment")
     parser.add_argument(
         "--jobs", "-j", type=int, default=None, help="notebooks graded at once (default: cores)"
     )
     parser.add_argument("--force", action="store_true", help="regrade notebooks that were already autograded")
-    args = parser.parse_args(argv)
+    parser.add_argument("--student", help="regrade this student only (an id, or a pattern such as 'a*')")
+    parser.add_argument("--notebook", help="regrade this notebook only (a name without .ipynb, or a pattern)")
+    args, nbgrader_args = parser.parse_known_args(argv)
+    for option in ("student", "notebook"):
+        if getattr(args, option) is not None:
+            nbgrader_args.append(f"--{option}={getattr(args, option)}")
+    if args.force or args.student is not None or args.notebook is not None:
+        nbgrader_args.append("--force")  # what is named is regraded, even if it was graded before
+    config = load_config([args.assignment, *nbgrader_args])
     try:
-        students = run(args.assignment, jobs=args.jobs, force=args.force)
+        students = run(args.assignment, config, jobs=args.jobs)
     except CannotGrade as problem:
         print(f"Cannot grade: {problem}.", file=sys.stderr)
         return 2
