@@ -10,6 +10,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # nbgrader calls the `alembic` command: put the venv's bin/ first on PATH, as an activated venv would.
 export PATH := $(abspath $(BIN)):$(PATH)
+# The assignment is source/'s folder, as nbgrader reads it (the course id is in nbgrader_config.py, the points in
+# source/'s cells: docs/instructors.md, "What an instructor sets").
+ASSIGNMENT := $(notdir $(patsubst %/,%,$(wildcard source/*/)))
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 # Each set-up reruns whenever what it installs, or how, changes.
 LAB_FILES := requirements.txt constraints.txt pyproject.toml Makefile jupyter-config/lab-overrides.json
@@ -44,7 +47,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # list (nbgrader's documented switches, as config files that apply to this command only).
 STUDENT_CONFIG := JUPYTER_CONFIG_PATH=$(abspath jupyter-config/student)
 lab: $(LAB_STAMP) ## students: set up .venv and open the course in JupyterLab (notebooks/attention)
-	$(STUDENT_CONFIG) $(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/attention
+	$(STUDENT_CONFIG) $(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/$(ASSIGNMENT)
 
 # Instructors: JupyterLab from the course root, with formgrader (Nbgrader menu > Formgrader).
 formgrader: $(LAB_STAMP) ## instructors: JupyterLab from the course root, with formgrader
@@ -90,14 +93,16 @@ lint: $(DEV_STAMP) ## fix what ruff can fix, and format
 outputs: release ## re-run source/ to refresh its stored outputs, then regenerate the release
 	ATTENTION_COURSE_PROGRESS=$$(mktemp -d)/progress.json $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.record_timing=False --ExecutePreprocessor.store_widget_state=False \
-		source/attention/*.ipynb
-	$(BIN)/python -m helpers.grading.notebook_outputs source/attention/*.ipynb
+		source/$(ASSIGNMENT)/*.ipynb
+	$(BIN)/python -m helpers.grading.notebook_outputs source/$(ASSIGNMENT)/*.ipynb
 	$(MAKE) release
 
-release: $(DEV_STAMP) ## regenerate notebooks/, the tutor's course text and the check data from source/
-	$(BIN)/nbgrader generate_assignment attention --force --no-db
-	$(BIN)/python -m helpers.tutor notebooks/attention > helpers/course_text.json
+# It also restates source/'s points where README.md and docs/instructors.md give them ("N in all").
+release: $(DEV_STAMP) ## regenerate notebooks/, the tutor's course text, the check data and the stated points
+	$(BIN)/nbgrader generate_assignment $(ASSIGNMENT) --force --no-db
+	$(BIN)/python -m helpers.tutor notebooks/$(ASSIGNMENT) > helpers/course_text.json
 	$(BIN)/python -m helpers.grading.exercises helpers/check_data
+	$(BIN)/python -m helpers.grading.course --restate README.md docs/instructors.md
 
 # Pin every package anew: a fresh venv installs requirements-dev.txt (its direct pins) and pip freeze writes
 # what it got. Run it to upgrade on purpose, then make test, and commit constraints.txt.
@@ -116,7 +121,7 @@ CLASS_RELEASE := build/class-release
 class-release: $(DEV_STAMP) ## what a class gets: the released notebooks and the student package as a wheel
 	rm -rf $(CLASS_RELEASE) build/wheel
 	mkdir -p $(CLASS_RELEASE)/notebooks
-	cp notebooks/attention/*.ipynb $(CLASS_RELEASE)/notebooks/
+	cp notebooks/$(ASSIGNMENT)/*.ipynb $(CLASS_RELEASE)/notebooks/
 	cp -r jupyter-config $(CLASS_RELEASE)/
 	$(BIN)/python deploy/build_wheel.py $(CLASS_RELEASE)
 	@echo "class release in $(CLASS_RELEASE):"; ls $(CLASS_RELEASE)

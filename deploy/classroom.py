@@ -44,9 +44,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from helpers.grading import course as _course  # the repository's package (make installs it in .venv)
+
 ROOT = Path(__file__).resolve().parents[1]
-COURSE = "attention-course"
-ASSIGNMENT = "attention"
+# What the instructor set, where nbgrader reads it: the course id (nbgrader_config.py), the assignment (source/).
+COURSE = _course.course_id(ROOT)
+(ASSIGNMENT,) = _course.assignments(ROOT)
 BASE = Path(os.environ.get("ATTENTION_HUB_BASE", "/var/tmp"))
 STATE_PREFIX = "attention-course-hub-"
 # The course directory the grader works in: what nbgrader and the grader read, not the tests or the venv.

@@ -19,17 +19,24 @@ import numpy as np
 import pytest
 
 from helpers import quiz
+from helpers.grading import course
 from helpers.grading import reference as ref
 
 # Progress goes to a throwaway file, for this process and every kernel it starts, never to the user's own.
 os.environ["ATTENTION_COURSE_PROGRESS"] = os.path.join(tempfile.mkdtemp(prefix="progress-"), "progress.json")
 
 ROOT = Path(__file__).resolve().parent.parent
-COURSE_ID = "attention-course"
-ASSIGNMENT = "attention"
+# What the instructor sets, read where nbgrader reads it (helpers/grading/course.py), never written here: the
+# course id (nbgrader_config.py), the assignment (source/'s folder) and the points of each graded part
+# ({notebook: {grade_id: points}}, source/'s cell metadata).
+COURSE_ID = course.course_id()
+(ASSIGNMENT,) = course.assignments()  # the course is one assignment
+POINTS = course.points()
+TOTAL = course.total()
 SOURCE = ROOT / "source" / ASSIGNMENT
 # The quiz key, read where it lives: the hidden tests of the quiz's master notebook (nowhere else).
 QUIZ_KEY = "".join(letter for _, (letter, _) in sorted(quiz.course_key().items()))
+QUIZ = "08_end_of_lesson_check"
 RELEASE = ROOT / "notebooks" / ASSIGNMENT
 NOTEBOOKS = sorted(p.stem for p in SOURCE.glob("*.ipynb"))
 NBGRADER = [sys.executable, "-m", "nbgrader"]
@@ -278,6 +285,20 @@ def asks_for_functions(cells):
 def delete_test_cells(nb):
     """What a student who deletes the test cells submits (nbgrader restores them from source/)."""
     nb.cells = [c for c in nb.cells if not nbgrader_meta(c).get("grade")]
+
+
+def quiz_points(letters):
+    """The points a quiz answered with ``letters`` earns: each right letter (any case) its question's points."""
+    return sum(
+        POINTS[QUIZ][f"test_quiz_question_{n}"]
+        for n, letter in enumerate(letters, 1)
+        if letter.upper() == QUIZ_KEY[n - 1]
+    )
+
+
+def function_points(notebook, *functions):
+    """The points of graded functions of ``notebook``: their visible and hidden test cells."""
+    return sum(POINTS[notebook][f"test_{f}"] + POINTS[notebook][f"test_{f}_hidden"] for f in functions)
 
 
 def quiz_cell(letters):

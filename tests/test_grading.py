@@ -20,12 +20,16 @@ from conftest import (
     ENV,
     NBGRADER,
     NOTEBOOKS,
+    POINTS,
+    QUIZ,
     QUIZ_KEY,
     course_outside_tmp,
+    function_points,
     make_clone_course,
     nbgrader,
     nbgrader_meta,
     quiz_cell,
+    quiz_points,
     submission,
 )
 from mistakes import CALLS, FITS_WHILE_GRADING, MEMORY_MISTAKES, MISTAKES, NOTEBOOK_OF, REFERENCE
@@ -54,8 +58,8 @@ def _students():
     correct = {nb: {f: REFERENCE[f] for f in REFERENCE if NOTEBOOK_OF[f] == nb} for nb in NOTEBOOKS}
     complete = {nb: {**codes, **WRITTEN.get(nb, {})} for nb, codes in correct.items()}
     students = {"reference": complete, "stub": {nb: {} for nb in NOTEBOOKS}}
-    # Ten right, three wrong letters, one lower case (still right), one not a letter: 11 points of 15.
-    partial = QUIZ_KEY[:10] + "BBB" + QUIZ_KEY[13].lower() + "E"
+    # Ten right, three wrong letters, one lower case (still right), one not a letter.
+    partial = QUIZ_PARTIAL
     students["quiz-partial"] = {QUIZ: {"quiz_answers": quiz_cell(partial)}}
     student_of = {}
     for notebook in NOTEBOOKS:
@@ -79,7 +83,7 @@ def _students():
 # Those the grading kernel's memory limit catches: one query at a time holds one row, which fits.
 GRADED_MEMORY_MISTAKES = {key: code for key, code in MEMORY_MISTAKES.items() if key not in FITS_WHILE_GRADING}
 
-QUIZ = "08_end_of_lesson_check"
+QUIZ_PARTIAL = QUIZ_KEY[:10] + "BBB" + QUIZ_KEY[13].lower() + "E"
 
 
 def _cheaters():
@@ -215,11 +219,13 @@ def test_reference_earns_full_marks(graded):
             assert score == max_score, f"{notebook}:{grade_id}\n{output}"
 
 
-def test_quiz_scores_one_point_per_right_answer(graded):
-    for student, expected in [("reference", 15), ("quiz-partial", 11), ("stub", 0)]:
+def test_quiz_scores_each_right_answer_its_points(graded):
+    expected = {"reference": quiz_points(QUIZ_KEY), "quiz-partial": quiz_points(QUIZ_PARTIAL), "stub": 0}
+    assert 0 < expected["quiz-partial"] < expected["reference"]
+    for student, points in expected.items():
         grades = graded[student][QUIZ]
-        assert sum(m for _, m, _ in grades.values()) == 15
-        assert sum(s for s, _, _ in grades.values()) == expected, student
+        assert sum(m for _, m, _ in grades.values()) == sum(POINTS[QUIZ].values())
+        assert sum(s for s, _, _ in grades.values()) == points, student
     wrong = graded["quiz-partial"][QUIZ]["test_quiz_question_11"][2]
     assert "is not the best answer" in wrong and "07 · section 5" in wrong, (
         "feedback explains and points back"
@@ -351,16 +357,18 @@ def test_right_values_in_too_much_memory_lose_the_hidden_points(graded, function
     only where the function runs in the check's own process, as in self-study)."""
     grades = graded[f"memory-{function}-{mistake}"][NOTEBOOK_OF[function]]
     score, max_score, output = grades[f"test_{function}_hidden"]
-    assert max_score == 3 and score == 0, output
+    assert max_score == POINTS[NOTEBOOK_OF[function]][f"test_{function}_hidden"] and score == 0, output
     assert "MemoryError" in output and GRADED_MEMORY_MISTAKES[function, mistake][1] in output, output
-    assert grades[f"test_{function}"][0] == 1, "its values are right"
+    visible = f"test_{function}"
+    assert grades[visible][0] == POINTS[NOTEBOOK_OF[function]][visible], "its values are right"
     others = {g: s for g, s in grades.items() if function not in g}
     assert all(score == max_score for score, max_score, _ in others.values()), others
 
 
-def test_a_replay_of_the_visible_cases_earns_at_most_a_quarter_and_is_named(graded):
+def test_a_replay_of_the_visible_cases_earns_at_most_their_points_and_is_named(graded):
     got, most = _function_points(graded, "cheat-replayed")
-    assert most == 4 * len(MISTAKES) and got <= most / 4, (got, most)
+    visible = sum(POINTS[NOTEBOOK_OF[f]][f"test_{f}"] for f in MISTAKES)
+    assert most == sum(function_points(NOTEBOOK_OF[f], f) for f in MISTAKES) and got <= visible, (got, most)
     summary = graded["_run"].stdout
     line = next(line for line in summary.splitlines() if " cheat-replayed " in line and "visible" in line)
     assert "passes every visible test and fails every hidden one" in line
@@ -368,7 +376,7 @@ def test_a_replay_of_the_visible_cases_earns_at_most_a_quarter_and_is_named(grad
 
 def test_a_hook_that_reads_the_tests_scores_no_more_than_its_answers(graded):
     grades = graded["cheat-quiz-hook"][QUIZ]
-    assert sum(s for s, _, _ in grades.values()) == QUIZ_KEY.count("A")
+    assert sum(s for s, _, _ in grades.values()) == quiz_points("A" * len(QUIZ_KEY))
 
 
 def test_a_paste_earns_its_marks_and_is_reported_for_a_person(graded):

@@ -35,8 +35,10 @@ from conftest import (
     QUIZ_KEY,
     ROOT,
     class_environment,
+    function_points,
     make_course,
     quiz_cell,
+    quiz_points,
 )
 from hub_client import HubUser
 from mistakes import MISTAKES, REFERENCE
@@ -57,11 +59,11 @@ WRONG_HINT = (
 WORK = {
     "right": (
         {SOFTMAX: {"softmax": REFERENCE["softmax"]}, QUIZ: {"quiz_answers": quiz_cell(QUIZ_KEY)}},
-        4 + 15,
+        function_points(SOFTMAX, "softmax") + quiz_points(QUIZ_KEY),
     ),
     "wrong": (
         {SOFTMAX: {"softmax": WRONG_SOFTMAX}, QUIZ: {"quiz_answers": quiz_cell("A" * 15)}},
-        sum(letter == "A" for letter in QUIZ_KEY),
+        quiz_points("A" * len(QUIZ_KEY)),
     ),
     "empty": ({}, 0),
 }

@@ -16,11 +16,15 @@ from conftest import (
     ASSIGNMENT,
     COURSE_ID,
     ENV,
+    POINTS,
     QUIZ_KEY,
     ROOT,
+    TOTAL,
     delete_test_cells,
+    function_points,
     make_course,
     quiz_cell,
+    quiz_points,
     submission,
 )
 from mistakes import MISTAKES, REFERENCE
@@ -53,7 +57,7 @@ def _class(release):
     for i in range(6):  # complete work: softmax and the whole quiz right
         files[f"strong-{i}_{SOFTMAX}.ipynb"] = _notebook(release, SOFTMAX, {"softmax": right})
         files[f"strong-{i}_{QUIZ}.ipynb"] = _notebook(release, QUIZ, {"quiz_answers": quiz_cell(QUIZ_KEY)})
-        expected[f"strong-{i}"] = 4 + 15
+        expected[f"strong-{i}"] = function_points(SOFTMAX, "softmax") + quiz_points(QUIZ_KEY)
     files[f"strong-0_{WRITTEN}.ipynb"] = _notebook(
         release,
         WRITTEN,
@@ -68,7 +72,7 @@ def _class(release):
         files[f"partial-{i}_{QUIZ}.ipynb"] = _notebook(
             release, QUIZ, {"quiz_answers": quiz_cell(QUIZ_KEY[:8] + "BBBBBBB")}
         )
-        expected[f"partial-{i}"] = 8 + sum(QUIZ_KEY[n] == "B" for n in range(8, 15))
+        expected[f"partial-{i}"] = quiz_points(QUIZ_KEY[:8] + "BBBBBBB")
     for i in range(4):  # empty: the release as it was handed out
         files[f"empty-{i}_{SOFTMAX}.ipynb"] = _notebook(release, SOFTMAX)
         expected[f"empty-{i}"] = 0
@@ -88,7 +92,7 @@ def _class(release):
     files[f"kernel-dies_{SOFTMAX}.ipynb"] = _notebook(release, SOFTMAX, {"softmax": "import os\nos._exit(3)"})
     expected["kernel-dies"] = 0
     files[f"quiz-only_{QUIZ}.ipynb"] = _notebook(release, QUIZ, {"quiz_answers": quiz_cell(QUIZ_KEY)})
-    expected["quiz-only"] = 15
+    expected["quiz-only"] = quiz_points(QUIZ_KEY)
     files[f"misnamed {SOFTMAX}.ipynb"] = _notebook(release, SOFTMAX, {"softmax": right})  # no id: skipped
     return files, expected
 
@@ -117,7 +121,7 @@ def taught(tmp_path_factory):
                 f"sqlite:///{course / 'gradebook.db'}", COURSE_ID
             ) as gb:  # by hand, as in formgrader
                 grade = gb.find_grade("weights_are_not_thoughts", WRITTEN, ASSIGNMENT, "strong-0")
-                grade.manual_score = 2
+                grade.manual_score = POINTS[WRITTEN]["weights_are_not_thoughts"]  # full marks
                 gb.db.commit()
     return course, runs, expected
 
@@ -154,9 +158,9 @@ def test_grades_are_right_for_everyone(taught):
     rows = {row["student_id"]: row for row in csv.DictReader(open(course / "grades.csv"))}
     assert set(rows) == set(expected)
     for student, points in expected.items():
-        manual = 2 if student == "strong-0" else 0
+        manual = POINTS[WRITTEN]["weights_are_not_thoughts"] if student == "strong-0" else 0
         assert float(rows[student]["raw_score"]) == points + manual, student
-        assert float(rows[student]["max_score"]) == 81
+        assert float(rows[student]["max_score"]) == TOTAL  # source/'s points, whatever they are
 
 
 def test_feedback_for_every_graded_notebook_with_the_hints(taught):

@@ -14,7 +14,7 @@ import subprocess
 import zipfile
 
 import pytest
-from conftest import ASSIGNMENT, COURSE_ID, ENV, ROOT, make_course, submission
+from conftest import ASSIGNMENT, COURSE_ID, ENV, ROOT, function_points, make_course, submission
 from mistakes import MISTAKES, REFERENCE
 from nbformat import writes
 from nbgrader.api import Gradebook
@@ -177,10 +177,11 @@ def test_the_late_one_is_penalised_and_the_extended_one_is_not(term):
             s: (sub.total_seconds_late, sub.score, sub.late_submission_penalty) for s, sub in graded.items()
         }
         extension = graded["extended"].extension
+    full = function_points(SOFTMAX, "softmax")  # a right softmax, source/'s points
     assert late == {
-        "ontime": (0, 4, 0),
-        "late": (24 * 3600, 4, pytest.approx(0.4)),  # one started day: 10% of 4 points
-        "extended": (0, 4, 0),
+        "ontime": (0, full, 0),
+        "late": (24 * 3600, full, pytest.approx(full / 10)),  # one started day: 10% of the points
+        "extended": (0, full, 0),
     }
     assert str(extension) == "3 days, 0:00:00"  # 2025-03-10 16:00 UTC less the due date
 

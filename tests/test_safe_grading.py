@@ -1,6 +1,6 @@
 """Hostile and broken submissions, graded for real: by the parallel command, and a few by plain nbgrader.
 
-Every submission here answers notebook 02 (softmax, 4 points) and then attacks the grader. Each must earn what
+Every submission here answers notebook 02 (softmax, all its points) and then attacks the grader. Each must earn what
 its answer is worth (nothing, for a wrong softmax), be graded without stopping the run, change no file outside
 its own folder and no one else's grade. The course lives under the repository, not under /tmp, because the
 sandbox gives kernels a private /tmp: a course there would be hidden from them whatever the sandbox hid.
@@ -26,6 +26,7 @@ from conftest import (
     NBGRADER,
     ROOT,
     delete_test_cells,
+    function_points,
     make_clone_course,
     make_course,
     nbgrader_meta,
@@ -38,6 +39,7 @@ from helpers.grading import sandbox
 
 SOFTMAX = "02_softmax"
 RIGHT = REFERENCE["softmax"]
+FULL = function_points(SOFTMAX, "softmax")  # what a right softmax earns (source/'s points)
 WRONG = MISTAKES["softmax"]["no_max_subtraction"][0]  # right on small scores, nan on large ones
 CANARY = f"attention-canary-{uuid.uuid4().hex}"  # a file name no one else uses
 ROGUE_TMP, ROGUE_HOME = Path("/tmp") / CANARY, Path.home() / CANARY
@@ -108,7 +110,7 @@ def _attacks(course, port):
     # What a kernel finds, it prints: its output is all that leaves it (files it writes are thrown away).
     record = "\ndef note(text):\n    print('LEAK ' + text)\n    open('leak.txt', 'a').write(text + '\\n')\n"
     return {
-        "victim": (RIGHT, None, 4),  # a good student graded alongside the attackers
+        "victim": (RIGHT, None, FULL),  # a good student graded alongside the attackers
         "loops-forever": ("while True:\n    pass", None, 0),
         "exits": ("import os\nos._exit(0)", None, 0),
         "prints-gigabytes": ("while True:\n    print('x' * 1_000_000)", None, 0),
@@ -192,7 +194,8 @@ def _attacks(course, port):
         ),
         "walks-the-machine": (WRONG + record + WALK.format(probes=[str(p) for p in _probes(root)]), None, 0),
         "edited-tests": (WRONG, _tests_edited, 0),
-        "duplicate-ids": (RIGHT, _ids_duplicated, 4),  # repaired by nbgrader: a right answer keeps its points
+        # Repaired by nbgrader: a right answer keeps its points.
+        "duplicate-ids": (RIGHT, _ids_duplicated, FULL),
     }
 
 
@@ -311,7 +314,7 @@ def test_an_attack_earns_nothing_it_did_not_answer(attacked, student):
 
 
 def test_the_good_student_beside_them_keeps_full_marks(attacked):
-    assert attacked["scores"]["course", "victim"] == 4
+    assert attacked["scores"]["course", "victim"] == FULL
 
 
 @pytest.mark.parametrize("student", PLAIN)
@@ -384,7 +387,7 @@ def test_nothing_outside_the_submission_can_be_written(attacked):
         assert "pwned" not in target.read_text(), target
     assert not ROGUE_TMP.exists() and not ROGUE_HOME.exists()
     assert attacked["unchanged"], "source/, submitted/, notebooks/ and the config are as they were"
-    assert attacked["scores"]["course", "victim"] == 4
+    assert attacked["scores"]["course", "victim"] == FULL
     assert "wrote the gradebook" not in _leak(attacked, "writes-gradebook")
     if not str(course.resolve()).startswith("/tmp/"):  # where the course is visible, the writes are refused
         lines = _leak(attacked, "writes-elsewhere").splitlines()

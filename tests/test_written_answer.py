@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import RELEASE, ROOT
+from conftest import POINTS, RELEASE, ROOT
 
 from helpers import written_answer
 
@@ -31,7 +31,8 @@ def _with_answer(tmp_path, text):
 
 def test_the_rubric_is_the_masters_and_the_release_does_not_hold_it():
     rubric = written_answer.rubric()
-    assert rubric.startswith("**Rubric (2 points).**") and "**A model answer.**" in rubric
+    points = sum(POINTS[written_answer.NOTEBOOK.removesuffix(".ipynb")].values())  # its cell's, in source/
+    assert rubric.startswith(f"**Rubric ({points} points).**") and "**A model answer.**" in rubric
     assert "SOLUTION" not in rubric
     assert rubric[:200] not in RELEASED.read_text()
     for path in (ROOT / "helpers").rglob("*.py"):
