@@ -38,7 +38,7 @@ WORKSHEET = """Identifier,Full name,Email address,Status,Last modified (submissi
 Participant 2001,Eve Extended,eve@example.org,Submitted for grading,"Sunday, 09 March 2025, 04:00 AM",
 Participant 2002,Fay Nothing,fay@example.org,No submission,-,
 """
-EXTENSIONS = "id,duedate\nextended,2025-03-10 17:00:00 Europe/Berlin\n"
+EXTENSIONS = "id,duedate\nextended,2025-03-10 17:00:00 Europe/Berlin\nextnded,2025-03-10 17:00:00\n"  # a typo
 
 
 def _guide_commands():
@@ -184,6 +184,12 @@ def test_the_late_one_is_penalised_and_the_extended_one_is_not(term):
         "extended": (0, full, 0),
     }
     assert str(extension) == "3 days, 0:00:00"  # 2025-03-10 16:00 UTC less the due date
+
+
+def test_an_extension_for_an_id_not_in_the_gradebook_is_named_before_grading(term):
+    _, runs, _ = term
+    (log,) = [run.stdout for command, run in runs.items() if "helpers.grading.autograde" in command]
+    assert f"extensions/{ASSIGNMENT}.csv names extnded, not in the gradebook" in log
 
 
 @pytest.mark.parametrize(

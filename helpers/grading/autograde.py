@@ -222,6 +222,21 @@ def preflight(api, assignment):
         )
 
 
+def _warn_about_extensions(api, config, assignment, out):
+    """Name the ids in the extensions file that are not in the gradebook, where the late step reads it."""
+    from helpers.grading.lms_collect import AssignLatePenaltiesWithExtensions
+
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        roster = {student.id for student in gb.students}
+    step = AssignLatePenaltiesWithExtensions(config=config)
+    path, unknown = step.unknown_ids(api.coursedir.root, assignment, roster)
+    if unknown:
+        print(
+            f"Warning: {path} names {', '.join(unknown)}, not in the gradebook: no extension for them.",
+            file=out,
+        )
+
+
 def run(assignment, config, jobs=None, out=sys.stdout):
     """Grade the submissions of ``assignment`` that ``config`` (:func:`load_config`) selects; return the
     students (with their failures)."""
@@ -233,6 +248,7 @@ def run(assignment, config, jobs=None, out=sys.stdout):
             f"no submission of {assignment!r} matches --student {api.coursedir.student_id!r} --notebook "
             f"{api.coursedir.notebook_id!r} in {api.coursedir.submitted_directory}/: check the names"
         )
+    _warn_about_extensions(api, config, assignment, out)
     budget = _notebook_seconds(api) + SLACK_SECONDS
     jobs = jobs or os.cpu_count() or 1
     # A student's notebooks are graded one after another, so the longest chains start first (no long tail).

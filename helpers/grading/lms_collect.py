@@ -262,6 +262,16 @@ class AssignLatePenaltiesWithExtensions(AssignLatePenalties):
             gb.db.commit()
         return super().preprocess(nb, resources)
 
+    def unknown_ids(self, root, assignment, roster):
+        """The file's path and the ids in it that are not on ``roster``: a typo there gives no one the
+        extension, so the autograde command names them before it grades."""
+        path = os.path.join(root, self.extensions_file.format(assignment=assignment))
+        if not os.path.exists(path):
+            return path, []
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            ids = {(row.get("id") or "").strip() for row in csv.DictReader(file)}
+        return path, sorted(i for i in ids if i and i not in roster)
+
     def _extended_due(self, assignment, student):
         """The student's due date in the extensions file (naive UTC), or None. A date it cannot read stops this
         notebook's grading with the reason, rather than grade the student as if there were no extension."""
