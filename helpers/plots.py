@@ -191,13 +191,16 @@ def transformer_block_svg():
     attention_colour, other_colour = "#dbe6f4", "#eeeeee"
     parts = []
 
-    def box(y, label, colour, note=""):
+    def box(y, label, colour):
         parts.append(
             f'<rect x="{centre - 120}" y="{y}" width="240" height="30" rx="4" fill="{colour}" stroke="#333"/>'
             f'<text x="{centre}" y="{y + 19}" text-anchor="middle" {FONT}>{escape(label)}</text>'
         )
-        if note:
-            parts.append(f'<text x="{centre + 128}" y="{y + 19}" {FONT} fill="#555">{escape(note)}</text>')
+
+    def caption(y, text):  # under a box, in grey
+        parts.append(
+            f'<text x="{centre}" y="{y}" text-anchor="middle" {FONT} fill="#555">{escape(text)}</text>'
+        )
 
     def arrow(y1, y2, x=centre):
         parts.append(f'<line x1="{x}" y1="{y1}" x2="{x}" y2="{y2 - 6}" stroke="#333"/>')
@@ -222,19 +225,14 @@ def transformer_block_svg():
     box(80, "normalise (LayerNorm or RMSNorm)", other_colour)
     arrow(110, 130)
     box(130, "causal multi-head self-attention", attention_colour)
-    parts.append(
-        f'<text x="{centre}" y="176" text-anchor="middle" {FONT} fill="#555">'
-        "the only step where positions mix</text>"
-    )
+    caption(176, "the only step where positions mix")
     arrow(180, 199)
     add(210, 64, "x + attention(norm(x))")
     arrow(221, 250)
     box(250, "normalise (LayerNorm or RMSNorm)", other_colour)
     arrow(280, 300)
     box(300, "feed-forward network", other_colour)
-    parts.append(
-        f'<text x="{centre}" y="346" text-anchor="middle" {FONT} fill="#555">each position on its own</text>'
-    )
+    caption(346, "each position on its own")
     arrow(350, 369)
     add(380, 234, "h + feed_forward(norm(h))")
     arrow(391, 420)

@@ -262,27 +262,29 @@ class AssignLatePenaltiesWithExtensions(AssignLatePenalties):
             gb.db.commit()
         return super().preprocess(nb, resources)
 
+    def _rows(self, path):
+        """{id: the due date written for it (the last row wins)} of the extensions file; {} if there is none."""
+        if not os.path.exists(path):
+            return {}
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            return {
+                (row.get("id") or "").strip(): (row.get("duedate") or "").strip()
+                for row in csv.DictReader(file)
+            }
+
     def unknown_ids(self, root, assignment, roster):
         """The file's path and the ids in it that are not on ``roster``: a typo there gives no one the
         extension, so the autograde command names them before it grades."""
         path = os.path.join(root, self.extensions_file.format(assignment=assignment))
-        if not os.path.exists(path):
-            return path, []
-        with open(path, newline="", encoding="utf-8-sig") as file:
-            ids = {(row.get("id") or "").strip() for row in csv.DictReader(file)}
-        return path, sorted(i for i in ids if i and i not in roster)
+        return path, sorted(i for i in self._rows(path) if i and i not in roster)
 
     def _extended_due(self, assignment, student):
         """The student's due date in the extensions file (naive UTC), or None. A date it cannot read stops this
         notebook's grading with the reason, rather than grade the student as if there were no extension."""
         path = self.extensions_file.format(assignment=assignment)
-        if not os.path.exists(path):
+        if student not in (rows := self._rows(path)):
             return None
-        with open(path, newline="", encoding="utf-8-sig") as file:
-            rows = [row for row in csv.DictReader(file) if (row.get("id") or "").strip() == student]
-        if not rows:
-            return None
-        date = (rows[-1].get("duedate") or "").strip()
+        date = rows[student]
         try:
             due = parse_utc(date)
         except (ValueError, OverflowError) as error:
