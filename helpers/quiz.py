@@ -21,13 +21,12 @@ import ast
 import functools
 import json
 from html import escape
-from pathlib import Path
 
-from helpers import being_graded, progress
+from helpers import being_graded, master_notebook, progress
 from helpers.checking import CheckFailure
 
 LETTERS = "ABCD"
-MASTER = Path(__file__).resolve().parents[1] / "source" / "attention" / "08_end_of_lesson_check.ipynb"
+MASTER = master_notebook("08_end_of_lesson_check.ipynb")
 
 QUESTIONS = [
     (

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from IPython.display import Markdown
 
-from helpers import being_graded
+from helpers import being_graded, master_notebook
 
 NOTEBOOK = "07_what_attention_weights_are_not.ipynb"
 GRADE_ID = "weights_are_not_thoughts"
-MASTER = Path(__file__).resolve().parents[1] / "source" / "attention" / NOTEBOOK
+MASTER = master_notebook(NOTEBOOK)
 UNWRITTEN = {"", "YOUR ANSWER HERE"}  # the release's text stub (nbgrader_config.py)
 
 

@@ -56,6 +56,7 @@ SLOWEST_FIRST = [
     "test_safe_grading.py",
     "test_class_release.py",
     "test_lms_export.py",
+    "test_pacing.py",
     "test_autograde_one.py",
     "test_lms_collect.py",
     "test_browser.py",

@@ -64,6 +64,21 @@ def test_after_the_check_passes_later_notebooks_run_the_students_own_code(class_
     np.testing.assert_allclose(out, ref.scaled_dot_product_attention(Q, K, V, ref.causal_mask(4))[0])
 
 
+def test_a_paced_class_s_later_week_uses_the_function_passed_in_an_earlier_weeks_folder(
+    class_student, tmp_path, monkeypatch
+):
+    # Weekly pacing releases each week into a folder of its own (~/week1/, ~/week2/): what passed its check in
+    # week 1 is the student's, kept in their progress file, wherever the later notebook runs.
+    for week in ("week1", "week2"):
+        (tmp_path / week).mkdir()
+    monkeypatch.chdir(tmp_path / "week1")
+    checks.check_softmax(my_softmax)
+    monkeypatch.chdir(tmp_path / "week2")
+    x = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 1000.0]])
+    np.testing.assert_array_equal(earlier.softmax(x), my_softmax(x))
+    assert earlier.softmax.__doc__ == "Your `softmax` from notebook 02."
+
+
 def test_a_failed_check_keeps_the_last_passing_version(class_student):
     checks.check_softmax(my_softmax)
     with pytest.raises(AssertionError):

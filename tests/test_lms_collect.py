@@ -19,7 +19,7 @@ from mistakes import MISTAKES, REFERENCE
 from nbformat import writes
 from nbgrader.api import Gradebook
 
-from helpers.grading.lms_collect import PenaltyPerDayLate
+from helpers.grading.lms_collect import PenaltyPerDayLate, moodle_participants
 
 SOFTMAX = "02_softmax"
 PARTS = ["Roster and due date", "Collect the LMS's download", "Deadlines, the late policy and extensions"]
@@ -199,3 +199,27 @@ def test_the_policy_is_10_percent_per_started_day_at_most_50(hours_late, percent
     assert PenaltyPerDayLate().late_submission_penalty("s", 8, hours_late * 3600) == pytest.approx(
         8 * percent / 100
     )
+
+
+class _Student:
+    def __init__(self, id, email):
+        self.id, self.email = id, email
+
+
+def test_moodle_participants_are_found_by_email_and_a_shared_email_finds_no_one(tmp_path):
+    worksheet = tmp_path / "submission_times.csv"
+    worksheet.write_text(
+        "Identifier,Full name,Email address,Status\n"
+        "Participant 7001,Bo Wrong,BO@example.org ,Submitted\n"  # as Moodle may case and pad it
+        "Participant 7002,Twin One,twin@example.org,Submitted\n"
+        "Participant 7003,No Email,,Submitted\n"
+    )
+    roster = [
+        _Student("bo", "bo@example.org"),
+        _Student("t1", "twin@example.org"),
+        _Student("t2", "twin@example.org"),
+    ]
+    assert moodle_participants(worksheet, roster) == {"7001": "bo"}
+    (tmp_path / "times.csv").write_text("id,submitted_at\nbo,2025-03-08 09:30:00\n")  # not a worksheet
+    assert moodle_participants(tmp_path / "times.csv", roster) == {}
+    assert moodle_participants(tmp_path / "missing.csv", roster) == {}

@@ -3,7 +3,9 @@
 Each class is selected in ``nbgrader_config.py``; docs/instructors.md, "A term through an LMS", is the how-to.
 
 - :class:`LmsCollector` (``ZipCollectApp.collector_plugin``) lets ``nbgrader zip_collect`` take the zips Canvas
-  and Moodle hand out as they are: it finds each file's student through the roster's ``lms_user_id``, drops a
+  and Moodle hand out as they are: it finds each file's student through the roster's ``lms_user_id`` (for
+  Moodle, whose participant ids differ from one assignment to the next, through the assignment's grading
+  worksheet and the roster's emails, when the worksheet is there: :func:`moodle_participants`), drops a
   re-upload's suffix, gives each student a submission time, and names every file it cannot place and why.
 - :class:`PenaltyPerDayLate` (``AssignLatePenalties.plugin_class``): the late policy, a share of a notebook's
   score per started day late, capped.
@@ -37,6 +39,31 @@ CANVAS = re.compile(r"(?P<name>.+?)_(?:(?P<late>LATE)_)?(?P<lms_id>\d+)_\d+_(?P<
 REUPLOAD = re.compile(r"(?P<stem>.+)-(?P<number>\d+)(?P<ext>\.[^.]+)")
 # Where a hand-in the LMS marks late, with no time given, is put: the least lateness there is, one started day.
 LATE_WITHOUT_TIME = timedelta(days=1)
+
+
+def moodle_participants(path, students):
+    """{participant id: roster id} from Moodle's grading worksheet at ``path`` (its ``Identifier``, "Participant
+    1234", and ``Email address`` columns), each participant found on the roster (nbgrader's students) by email;
+    {} when there is no such file or it is not a worksheet. Moodle numbers the participants of each assignment
+    anew, so each assignment's worksheet maps its own numbers; an email two roster students share maps no one."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            rows = list(csv.DictReader(file))
+    except OSError:
+        return {}
+    if not rows or not {"Identifier", "Email address"} <= set(rows[0]):
+        return {}
+    by_email = {}
+    for student in students:
+        if student.email:
+            by_email.setdefault(student.email.strip().lower(), []).append(student.id)
+    found = {}
+    for row in rows:
+        number = re.sub(r"\D", "", row.get("Identifier") or "")
+        ids = by_email.get((row.get("Email address") or "").strip().lower(), [])
+        if number and len(ids) == 1:
+            found[number] = ids[0]
+    return found
 
 
 @dataclass
@@ -90,6 +117,9 @@ class LmsCollector(FileNameCollectorPlugin):
                     by_lms.setdefault(student.lms_user_id.strip(), []).append(student.id)
             self._by_lms = {lms_id: ids[0] for lms_id, ids in by_lms.items() if len(ids) == 1}
             self._shared = {lms_id: ids for lms_id, ids in by_lms.items() if len(ids) > 1}
+            # Moodle's participant ids, per assignment, from its worksheet when there is one (times_file).
+            self._times_path = os.path.relpath(os.path.join(os.path.dirname(self._root), self.times_file))
+            self._by_participant = moodle_participants(self._times_path, gb.students)
             try:
                 due = gb.find_assignment(self._assignment).duedate
             except MissingEntry:
@@ -147,11 +177,16 @@ class LmsCollector(FileNameCollectorPlugin):
         if found := self._identify(path):
             lms, match, upload, late = found
             who = f"{lms} user {match['lms_id']} ({match['name']})"
-            student = self._by_lms.get(match["lms_id"])
-            if shared := self._shared.get(match["lms_id"]):
-                return f"{who}: the roster gives this lms_user_id to {' and '.join(shared)}"
-            if student is None:
-                return f"{who} is not on the roster (lms_user_id)"
+            if lms == "Moodle" and self._by_participant:  # this assignment's own numbers
+                student = self._by_participant.get(match["lms_id"])
+                if student is None:
+                    return f"{who}: not in {self._times_path}, or its email is no roster student's"
+            else:
+                student = self._by_lms.get(match["lms_id"])
+                if shared := self._shared.get(match["lms_id"]):
+                    return f"{who}: the roster gives this lms_user_id to {' and '.join(shared)}"
+                if student is None:
+                    return f"{who} is not on the roster (lms_user_id)"
         elif self.named_regexp and (match := re.match(self.named_regexp, path)):
             student, upload, late = match["student_id"], match["file_id"], False
             if self._roster and student not in self._roster:
@@ -161,6 +196,10 @@ class LmsCollector(FileNameCollectorPlugin):
                 "names no student: neither Canvas's <name>_<user id>_<submission id>_<file>, Moodle's "
                 "<Full Name>_<participant id>_assignsubmission_file_, nor <student id>_<notebook>.ipynb"
             )
+        return self._notebook_of(student, upload, late)
+
+    def _notebook_of(self, student, upload, late):
+        """The HandIn of ``student``'s uploaded file, or why it is not one of the assignment's notebooks."""
         if os.path.splitext(upload)[1] not in self.valid_ext:
             return f"from {student}: not a notebook (only {', '.join(self.valid_ext)} files are graded)"
         notebook, number = upload, 0
@@ -173,7 +212,7 @@ class LmsCollector(FileNameCollectorPlugin):
 
     def _submission_times(self, handed_in, due):
         """{student: submission time (naive UTC, as nbgrader keeps times) or None}, each student's rule logged."""
-        path = os.path.relpath(os.path.join(os.path.dirname(self._root), self.times_file))
+        path = self._times_path
         given = self._read_times(path) if os.path.exists(path) else {}
         times = {}
         for student, late in sorted(handed_in.items()):
@@ -200,8 +239,10 @@ class LmsCollector(FileNameCollectorPlugin):
         with open(path, newline="", encoding="utf-8-sig") as file:
             for line, row in enumerate(csv.DictReader(file), 2):
                 when = (row.get("submitted_at") or row.get("Last modified (submission)") or "").strip()
-                lms_id = row.get("lms_user_id") or re.sub(r"\D", "", row.get("Identifier") or "")
-                student = (row.get("id") or "").strip() or self._by_lms.get(lms_id.strip())
+                participant = re.sub(r"\D", "", row.get("Identifier") or "")
+                lms_id = (row.get("lms_user_id") or participant).strip()
+                by_id = self._by_participant if participant and self._by_participant else self._by_lms
+                student = (row.get("id") or "").strip() or by_id.get(lms_id)
                 if not student or when in ("", "-"):  # Moodle writes - for no submission
                     continue
                 try:

@@ -20,7 +20,9 @@ as the platform's bulk upload expects:
   beginning of the name of a file the student handed in, as Canvas's "Download Submissions" named it (read from
   ``downloaded/<assignment>/``): Canvas attaches each file to that student's submission as a comment.
 - Moodle ("Upload multiple feedback files in a zip"): ``<Full Name>_<participant id>_assignfeedback_file/``
-  ``<notebook>.html``, the participant id being the roster's ``lms_user_id``.
+  ``<notebook>.html``, the participant id being this assignment's in its grading worksheet in
+  ``downloaded/<assignment>/`` when it is there (Moodle numbers participants per assignment), else the roster's
+  ``lms_user_id``.
 """
 
 import argparse
@@ -35,6 +37,8 @@ from nbgrader.apps.api import NbGraderAPI
 from nbgrader.apps.generatefeedbackapp import GenerateFeedbackApp
 from nbgrader.plugins import ExportPlugin
 from traitlets import Dict
+
+from helpers.grading.lms_collect import moodle_participants
 
 # Canvas's download: <sortable name>[_LATE]_<user id>_<submitted file id>_<file name as uploaded>
 CANVAS_FILE = re.compile(r"(?P<prefix>.*?_(?P<user>\d+)_\d+)_(?P<name>.+)")
@@ -154,13 +158,16 @@ def _canvas_prefix(files, notebook):
     return max(same or files.values(), key=lambda prefix: int(prefix.rsplit("_", 1)[1]))
 
 
-def feedback_zip(api, assignment, lms, to, downloaded):
-    """Write the zip; return ({student: [entry names]}, {student: why their feedback is not in it})."""
+def feedback_zip(api, assignment, lms, to, downloaded, worksheet=None):
+    """Write the zip; return ({student: [entry names]}, {student: why their feedback is not in it}).
+    ``worksheet``: Moodle's grading worksheet of the assignment, whose participant ids win over the roster's."""
     placed, missing = {}, {}
     canvas = canvas_downloads(downloaded) if lms == "canvas" else {}
     feedback = Path(api.coursedir.root) / api.coursedir.feedback_directory
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
         students = {s.id: s for s in gb.students}
+        participants = moodle_participants(worksheet, gb.students) if lms == "moodle" and worksheet else {}
+    participant_of = {student: number for number, student in participants.items()}
     with zipfile.ZipFile(to, "w", zipfile.ZIP_DEFLATED) as bundle:
         for folder in sorted(feedback.glob(f"*/{assignment}")):
             pages = sorted(folder.glob("*.html"))
@@ -168,8 +175,14 @@ def feedback_zip(api, assignment, lms, to, downloaded):
                 continue
             student = students.get(folder.parent.name)
             lms_id = (student.lms_user_id or "") if student else ""
+            if participants and student:
+                lms_id = participant_of.get(student.id, "")
             if student is None:
                 missing[folder.parent.name] = "not in the gradebook"
+            elif participants and not lms_id:
+                missing[student.id] = (
+                    f"not in {worksheet} (found by email): upload their pages in Moodle by hand"
+                )
             elif not lms_id.isdigit():
                 missing[student.id] = f"no numeric lms_user_id in the roster ({lms_id or 'none'})"
             elif lms == "canvas" and lms_id not in canvas:
@@ -210,7 +223,8 @@ def main(argv=None):
     to = Path(args.to or root / api.coursedir.feedback_directory / f"{args.assignment}-{args.lms}.zip")
     to.parent.mkdir(parents=True, exist_ok=True)
     downloaded = root / config.ZipCollectApp.get("downloaded_directory", "downloaded") / args.assignment
-    placed, missing = feedback_zip(api, args.assignment, args.lms, to, downloaded)
+    worksheet = downloaded / config.LmsCollector.get("times_file", "submission_times.csv")
+    placed, missing = feedback_zip(api, args.assignment, args.lms, to, downloaded, worksheet)
     if not placed and not missing:
         to.unlink()
         print(
