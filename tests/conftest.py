@@ -57,6 +57,7 @@ SLOWEST_FIRST = [
     "test_class_release.py",
     "test_lms_export.py",
     "test_pacing.py",
+    "test_kubernetes.py",
     "test_autograde_one.py",
     "test_lms_collect.py",
     "test_browser.py",

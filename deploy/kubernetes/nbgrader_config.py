@@ -1,7 +1,9 @@
-# nbgrader in the students' image: the course, and ngshare as the exchange (pods share no filesystem).
-# ngshare runs as a JupyterHub service (values.yaml); the URL is its address inside the cluster.
-from ngshare_exchange import configureExchange
-
+# nbgrader in the students' image: the course, and nbgrader's own filesystem exchange on a volume every pod
+# mounts (ReadWriteMany, deploy/kubernetes/grader.yaml). Each student's pod runs as that student's own uid
+# (deploy/kubernetes/course_spawner.py), so the exchange works as on one machine: a submission is owned by its
+# author, readable by the graders' group only (PrivateSubmit), and collected only if its owner is the student it
+# names (helpers.grading.exchange.OwnerCheckedCollect, in the grader's course directory).
 c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = "attention-course"
-configureExchange(c, "http://ngshare.jhub.svc.cluster.local:8080/services/ngshare")
+c.Exchange.root = "/srv/nbgrader/exchange"
+c.ExchangeFactory.submit = "helpers.exchange_submit.PrivateSubmit"

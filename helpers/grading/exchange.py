@@ -15,19 +15,25 @@ hands to every folder made in it, and students submit with ``helpers.exchange_su
 them from each other. ``nbgrader_config.py`` selects this class (``ExchangeFactory.collect``).
 """
 
+import csv
 import os
 import pwd
 import shutil
 import stat
 
 from nbgrader.exchange.default.collect import ExchangeCollect
+from traitlets import Unicode
 
 from helpers.exchange_submit import copy_limits
 
 
-def _owner(path):
+def _owner(path, uids=None):
+    """The name of the owner of ``path``: from ``uids`` ({uid: name}) where given, else the system's accounts."""
+    uid = os.lstat(path).st_uid
+    if uids is not None:
+        return uids.get(uid)
     try:
-        return pwd.getpwuid(os.lstat(path).st_uid).pw_name
+        return pwd.getpwuid(uid).pw_name
     except KeyError:
         return None
 
@@ -50,9 +56,23 @@ def _problem(path):
 
 
 class OwnerCheckedCollect(ExchangeCollect):
+    uid_table = Unicode(
+        "",
+        help="A CSV file with columns id and uid that names the owner of each uid, where the system has no account "
+        "for them (the grading pod on Kubernetes: deploy/kubernetes/course_spawner.py); empty: the system's.",
+    ).tag(config=True)
+
+    def _uids(self):
+        if not self.uid_table:
+            return None
+        with open(self.uid_table, newline="", encoding="utf-8-sig") as file:
+            return {int(row["uid"]): row["id"].strip() for row in csv.DictReader(file) if row.get("uid")}
+
     def _path_to_record(self, path):
         record = super()._path_to_record(path)
-        owner = _owner(path)
+        if not hasattr(self, "_owners"):
+            self._owners = self._uids()
+        owner = _owner(path, self._owners)
         problem = (
             f"names student {record['username']} but belongs to {owner}"
             if owner != record["username"]
