@@ -2,6 +2,7 @@
 
 import atexit
 import contextlib
+import io
 import linecache
 import os
 import re
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -306,3 +308,12 @@ def function_points(notebook, *functions):
 def quiz_cell(letters):
     """The quiz_answers cell of a student who chose ``letters`` (one per question, in order)."""
     return "answers = {\n" + "".join(f"    {n}: {letter!r},\n" for n, letter in enumerate(letters, 1)) + "}"
+
+
+def zip_bytes(files):
+    """A zip archive, as bytes, of ``files`` ({name in the archive: text or bytes}): an LMS's bulk download."""
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as bundle:
+        for name, content in files.items():
+            bundle.writestr(name, content)
+    return data.getvalue()

@@ -8,13 +8,11 @@ section's parts runs in a fresh course with the committed configuration; then th
 what it cost. Only 02_softmax is graded, once for each of three students.
 """
 
-import io
 import re
 import subprocess
-import zipfile
 
 import pytest
-from conftest import ASSIGNMENT, COURSE_ID, ENV, ROOT, function_points, make_course, submission
+from conftest import ASSIGNMENT, COURSE_ID, ENV, ROOT, function_points, make_course, submission, zip_bytes
 from mistakes import MISTAKES, REFERENCE
 from nbformat import writes
 from nbgrader.api import Gradebook
@@ -50,14 +48,6 @@ def _guide_commands():
     return [line for block in blocks for line in block.splitlines()]
 
 
-def _zip(files):
-    data = io.BytesIO()
-    with zipfile.ZipFile(data, "w") as bundle:
-        for name, content in files.items():
-            bundle.writestr(name, content)
-    return data.getvalue()
-
-
 @pytest.fixture(scope="module")
 def term(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("lms") / "course")
@@ -76,18 +66,18 @@ def term(tmp_path_factory):
         "lateben_LATE_1002_506_notes.pdf": b"%PDF-1.4",
         "lateben_LATE_1002_507_softmax.py": REFERENCE["softmax"],
         "strangerx_9999_508_02_softmax.ipynb": right,  # not on the roster
-        "ontimeanna_1001_509_extras.zip": _zip({"notes.txt": "a zip of hers"}),
+        "ontimeanna_1001_509_extras.zip": zip_bytes({"notes.txt": "a zip of hers"}),
         "twingil_1005_510_02_softmax.ipynb": right,  # the roster gives two students this LMS id
     }
     moodle = {  # a folder per student; a zip Eve uploaded holds her notebook
-        "Eve Extended_2001_assignsubmission_file_/work.zip": _zip({f"{SOFTMAX}.ipynb": right}),
+        "Eve Extended_2001_assignsubmission_file_/work.zip": zip_bytes({f"{SOFTMAX}.ipynb": right}),
         "Eve Extended_2001_assignsubmission_onlinetext_/onlinetext.html": "<p>see my notebook</p>",
         "Eve Extended_2001_assignsubmission_file_slides.pdf": b"%PDF-1.4",  # Moodle's naming without folders
     }
     archive = course / "downloaded" / ASSIGNMENT / "archive"
     archive.mkdir(parents=True)
-    (archive / "submissions.zip").write_bytes(_zip(canvas))
-    (archive / "ATT101-Attention-42.zip").write_bytes(_zip(moodle))
+    (archive / "submissions.zip").write_bytes(zip_bytes(canvas))
+    (archive / "ATT101-Attention-42.zip").write_bytes(zip_bytes(moodle))
     (archive / f"nobody_{SOFTMAX}.ipynb").write_text(right)  # the course's naming, not on the roster
     (archive.parent / "submission_times.csv").write_text(WORKSHEET)
     (course / "roster.csv").write_text(ROSTER)

@@ -7,14 +7,13 @@ and then the gradebook, the feedback zips and the grade file say what each week 
 """
 
 import csv
-import io
 import re
 import subprocess
 import sys
 import zipfile
 
 import pytest
-from conftest import COURSE_ID, ENV, ROOT, make_course, submission
+from conftest import COURSE_ID, ENV, ROOT, make_course, submission, zip_bytes
 from mistakes import MISTAKES, NOTEBOOK_OF, REFERENCE
 from nbformat import writes
 from nbgrader.api import Gradebook
@@ -56,14 +55,6 @@ def _blocks():
     return [block.splitlines() for block in re.findall(r"```console\n(.*?)```", section, re.S)]
 
 
-def _zip(files):
-    data = io.BytesIO()
-    with zipfile.ZipFile(data, "w") as bundle:
-        for name, content in files.items():
-            bundle.writestr(name, content)
-    return data.getvalue()
-
-
 def _codes(notebook, student):
     codes = {f: REFERENCE[f] for f in REFERENCE if NOTEBOOK_OF[f] == notebook}
     if student == "bo" and notebook == "02_softmax":
@@ -99,7 +90,7 @@ def term(tmp_path_factory):
         )
         downloaded = course / "downloaded" / name
         (downloaded / "archive").mkdir(parents=True)
-        (downloaded / "archive" / f"ATT101-{name}.zip").write_bytes(_zip(files))
+        (downloaded / "archive" / f"ATT101-{name}.zip").write_bytes(zip_bytes(files))
         (downloaded / "submission_times.csv").write_text("\n".join(rows) + "\n")
         for command in week:
             command = command.replace("week1", name)
