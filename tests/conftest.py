@@ -60,6 +60,7 @@ SLOWEST_FIRST = [
     "test_lms_export.py",
     "test_pacing.py",
     "test_kubernetes.py",
+    "test_lti.py",
     "test_autograde_one.py",
     "test_lms_collect.py",
     "test_browser.py",
