@@ -126,12 +126,20 @@ class-release: $(DEV_STAMP) ## what a class gets: the released notebooks and the
 	$(BIN)/python deploy/build_wheel.py $(CLASS_RELEASE)
 	@echo "class release in $(CLASS_RELEASE):"; ls $(CLASS_RELEASE)
 
-# A class on this machine, as root: Unix accounts (two instructors, the grader, STUDENTS students), nbgrader's
-# exchange, the course's grading service and JupyterHub on loopback, until Ctrl-C, which removes all of it.
+# A class on this machine, as root, kept in HUB_STATE for the term: Unix accounts (instructors, the grader, the
+# students of ROSTER, nbgrader's roster CSV, or STUDENTS demo students, 3 unless set), nbgrader's exchange, the
+# course's grading service and JupyterHub (127.0.0.1 and a free port unless HUB_OPTIONS says otherwise, e.g.
+# --ip 0.0.0.0 --port 443 --ssl-cert F --ssl-key F). The first run makes the class, the next ones resume it;
+# Ctrl-C stops the hub and removes nothing. make hub-teardown removes the class, once told yes.
 # deploy/classroom.py; docs/instructors.md, "A class on JupyterHub". tests/test_hub.py runs the same class.
-STUDENTS ?= 3
-hub: $(DEV_STAMP) ## a class on JupyterHub on this machine, as root, until Ctrl-C
-	$(BIN)/python deploy/classroom.py up --students $(STUDENTS)
+HUB_STATE ?= /var/lib/attention-course-hub
+hub: $(DEV_STAMP) ## a class on JupyterHub on this machine, as root, kept in HUB_STATE; Ctrl-C stops it
+	$(BIN)/python deploy/classroom.py up $(HUB_STATE) $(if $(ROSTER),--roster $(ROSTER)) \
+		$(if $(STUDENTS),--students $(STUDENTS)) $(HUB_OPTIONS)
+
+.PHONY: hub-teardown
+hub-teardown: $(LAB_STAMP) ## remove the class of make hub: its accounts, homes, submissions, gradebook (asks first)
+	$(BIN)/python deploy/classroom.py teardown $(HUB_STATE)
 
 clean: ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache gradebook.db

@@ -14,17 +14,23 @@ import websocket
 
 
 class HubUser:
-    def __init__(self, base, name, password):
-        self.base, self.name, self.password = base, name, password
+    """``ca``: the certificate file that a hub serving https is checked against (its own, if self-signed)."""
+
+    def __init__(self, base, name, password, ca=None):
+        self.base, self.name, self.password, self.ca = base, name, password, ca
         self.session = requests.Session()
+        self.session.trust_env = False  # a loopback hub: no proxy, and REQUESTS_CA_BUNDLE would override ca
+        self.session.verify = ca or True
         self.server = f"{base}/user/{name}"
 
-    def log_in(self):
-        """Log in at the hub's login page; the hub then starts this person's server. Returns the reply."""
+    def log_in(self, follow=True):
+        """Log in at the hub's login page; the hub then starts this person's server. Returns the reply. With
+        ``follow=False`` the hub's redirect after a good password is not followed, so no server starts."""
         self.session.get(f"{self.base}/hub/login")
         return self.session.post(
             f"{self.base}/hub/login?next=",
             data={"username": self.name, "password": self.password, "_xsrf": self.session.cookies["_xsrf"]},
+            allow_redirects=follow,
         )
 
     def wait_for_server(self, timeout=90):
@@ -89,9 +95,12 @@ class Kernel:
 
     def __init__(self, user, kernel_id):
         self.user, self.id = user, kernel_id
-        url = user.server.replace("http://", "ws://", 1) + f"/api/kernels/{kernel_id}/channels"
+        url = (
+            "ws" + user.server.removeprefix("http") + f"/api/kernels/{kernel_id}/channels"
+        )  # ws:// or wss://
         cookies = "; ".join(f"{c.name}={c.value}" for c in user.session.cookies)
-        self.socket = websocket.create_connection(url, cookie=cookies, timeout=120)
+        tls = {"sslopt": {"ca_certs": user.ca}} if user.ca else {}
+        self.socket = websocket.create_connection(url, cookie=cookies, timeout=120, **tls)
 
     def run(self, code, timeout=120):
         """Execute code; return (status, text printed, error name and value or None)."""
