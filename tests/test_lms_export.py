@@ -11,7 +11,7 @@ import zipfile
 
 import nbformat
 import pytest
-from conftest import ASSIGNMENT, ENV, ROOT, make_course, nbgrader, submission
+from conftest import ASSIGNMENT, ENV, ROOT, make_course, nbgrader, submission, zip_bytes
 from mistakes import REFERENCE
 
 SOFTMAX = "02_softmax"
@@ -55,9 +55,8 @@ def term(tmp_path_factory):
         nbformat.write(notebook, course / "submitted" / student / ASSIGNMENT / f"{SOFTMAX}.ipynb")
     archive = course / "downloaded" / ASSIGNMENT / "archive"
     archive.mkdir(parents=True)
-    with zipfile.ZipFile(archive / "submissions.zip", "w") as bundle:
-        for name, student in DOWNLOAD.items():
-            bundle.writestr(name, nbformat.writes(handed_in[student]))
+    downloaded = {name: nbformat.writes(handed_in[student]) for name, student in DOWNLOAD.items()}
+    (archive / "submissions.zip").write_bytes(zip_bytes(downloaded))
     run = subprocess.run(
         [sys.executable, "-m", "helpers.grading.autograde", ASSIGNMENT],
         cwd=course, capture_output=True, text=True, env=ENV,
@@ -130,6 +129,12 @@ def _pages(course, student):
     return {p.name: p.read_bytes() for p in (course / "feedback" / student / ASSIGNMENT).glob("*.html")}
 
 
+def _zip_entries(course, lms):
+    """{entry name: content} of the feedback zip for ``lms``."""
+    with zipfile.ZipFile(course / "feedback" / f"{ASSIGNMENT}-{lms}.zip") as bundle:
+        return {name: bundle.read(name) for name in bundle.namelist()}
+
+
 def _canvas_ids(name):
     """Canvas's Assignment#infer_comment_context_from_filename: the first two all-digit parts of a file's name are
     the user id and the id of a file in that user's submission."""
@@ -138,8 +143,7 @@ def _canvas_ids(name):
 
 def test_canvas_feedback_zip_names_each_page_as_canvas_downloaded_the_student_file(term):
     course, runs, _ = term
-    with zipfile.ZipFile(course / "feedback" / f"{ASSIGNMENT}-canvas.zip") as bundle:
-        entries = {name: bundle.read(name) for name in bundle.namelist()}
+    entries = _zip_entries(course, "canvas")
     assert set(entries) == {
         "lovelaceada_1001_9001_02_softmax.html",
         "bobbybob_LATE_1002_9005_02_softmax.html",  # the file of 02_softmax-2.ipynb, bob's latest upload
@@ -154,8 +158,7 @@ def test_canvas_feedback_zip_names_each_page_as_canvas_downloaded_the_student_fi
 
 def test_moodle_feedback_zip_has_a_folder_per_participant(term):
     course, _, _ = term
-    with zipfile.ZipFile(course / "feedback" / f"{ASSIGNMENT}-moodle.zip") as bundle:
-        entries = {name: bundle.read(name) for name in bundle.namelist()}
+    entries = _zip_entries(course, "moodle")
     assert set(entries) == {
         "Ada Lovelace_1001_assignfeedback_file/02_softmax.html",
         "Bob Bobby_1002_assignfeedback_file/02_softmax.html",

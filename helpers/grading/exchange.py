@@ -70,8 +70,6 @@ class OwnerCheckedCollect(ExchangeCollect):
 
     def _path_to_record(self, path):
         record = super()._path_to_record(path)
-        if not hasattr(self, "_owners"):
-            self._owners = self._uids()
         owner = _owner(path, self._owners)
         problem = (
             f"names student {record['username']} but belongs to {owner}"
@@ -84,6 +82,7 @@ class OwnerCheckedCollect(ExchangeCollect):
         return record
 
     def init_src(self):
+        self._owners = self._uids()  # read once per collect, before the records are made
         super().init_src()
         self.src_records = [record for record in self.src_records if record["username"] is not None]
 

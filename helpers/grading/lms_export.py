@@ -38,7 +38,7 @@ from nbgrader.apps.generatefeedbackapp import GenerateFeedbackApp
 from nbgrader.plugins import ExportPlugin
 from traitlets import Dict
 
-from helpers.grading.lms_collect import moodle_participants
+from helpers.grading.lms_collect import LmsCollector, moodle_participants
 
 # Canvas's download: <sortable name>[_LATE]_<user id>_<submitted file id>_<file name as uploaded>
 CANVAS_FILE = re.compile(r"(?P<prefix>.*?_(?P<user>\d+)_\d+)_(?P<name>.+)")
@@ -223,7 +223,7 @@ def main(argv=None):
     to = Path(args.to or root / api.coursedir.feedback_directory / f"{args.assignment}-{args.lms}.zip")
     to.parent.mkdir(parents=True, exist_ok=True)
     downloaded = root / config.ZipCollectApp.get("downloaded_directory", "downloaded") / args.assignment
-    worksheet = downloaded / config.LmsCollector.get("times_file", "submission_times.csv")
+    worksheet = downloaded / LmsCollector(config=config).times_file  # where zip_collect reads it
     placed, missing = feedback_zip(api, args.assignment, args.lms, to, downloaded, worksheet)
     if not placed and not missing:
         to.unlink()

@@ -30,7 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 
 from helpers.grading import course
 
@@ -93,17 +93,12 @@ def _nbgrader(root, *args):
         raise SystemExit(f"nbgrader {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
 
 
-def _handed_in(root, assignments):
-    """The assignments among ``assignments`` of which the gradebook has a submission."""
-    found = []
+def _in_gradebook(root):
+    """{assignment: whether anyone has handed it in} for the assignments the gradebook knows ({} without one)."""
+    if not (root / "gradebook.db").exists():
+        return {}
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course.course_id(root)) as gb:
-        for name in assignments:
-            try:
-                if gb.find_assignment(name).submissions:
-                    found.append(name)
-            except MissingEntry:
-                pass
-    return found
+        return {assignment.name: bool(assignment.submissions) for assignment in gb.assignments}
 
 
 def pace(root, plan_path):
@@ -122,7 +117,8 @@ def pace(root, plan_path):
     plan = read_plan(plan_path, notebooks)
     wanted = {name: chosen for name, chosen, _ in plan}
     changed = [a for a in sorted(set(now) | set(wanted)) if now.get(a) != wanted.get(a)]
-    if (root / "gradebook.db").exists() and (handed := _handed_in(root, changed)):
+    known = _in_gradebook(root)
+    if handed := [a for a in changed if known.get(a)]:
         raise PlanError(
             f"students have handed in {', '.join(handed)}, which this plan changes: pace a term before its first "
             "collection (a due date alone moves with nbgrader db assignment add)"
@@ -140,11 +136,8 @@ def pace(root, plan_path):
         if release.is_dir():
             shutil.rmtree(release)
             print(f"removed notebooks/{gone}/, the release of {gone}")
-        if (root / "gradebook.db").exists():
-            with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course.course_id(root)) as gb:
-                known = gone in {a.name for a in gb.assignments}
-            if known:
-                _nbgrader(root, "db", "assignment", "remove", gone)
+        if gone in known:
+            _nbgrader(root, "db", "assignment", "remove", gone)
     for name, _, due in plan:
         _nbgrader(root, "db", "assignment", "add", name, *([f"--duedate={due}"] if due else []))
         _nbgrader(root, "generate_assignment", name, "--force")
