@@ -114,7 +114,10 @@ def _attacks(course, port):
         "loops-forever": ("while True:\n    pass", None, 0),
         "exits": ("import os\nos._exit(0)", None, 0),
         "prints-gigabytes": ("while True:\n    print('x' * 1_000_000)", None, 0),
-        "eats-memory": ("hog = []\nwhile True:\n    hog.append(np.ones(50_000_000))", None, 0),
+        # Reserves memory until the address-space limit (2 GiB) stops it with MemoryError. Reserved, not written:
+        # the limit counts both alike, and writing 2 GiB took this machine up to 24 s at times (the host handing
+        # out pages), past the 15 s cell timeout, which then stopped the notebook first.
+        "eats-memory": ("hog = []\nwhile True:\n    hog.append(np.empty(50_000_000))", None, 0),
         "patches-numpy": (
             WRONG + "\nnp.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True\n"
             "np.isfinite = lambda x: np.ones(np.shape(x), bool)\n"
